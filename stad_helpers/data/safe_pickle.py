@@ -1,0 +1,84 @@
+"""Load pickles from the internet without running their code.
+
+`multisports_GT.pkl`, proposal files and detection results are pickles, and
+unpickling can import and call anything. `safe_load` admits only what these
+formats contain: builtin containers, strings, numbers, numpy arrays, dtypes and
+scalars. Anything else is refused before it is imported or called.
+
+Used in: 01_dataset, 02_person_detector, 03_action_detector (via `stad_helpers.data`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from ..errors import StadError
+
+# (module, name) pairs a MultiSports, proposal or result pickle may reference.
+# numpy moved `core` to `_core` in 2.0; pickles written by either name both load.
+_ALLOWED: set[tuple[str, str]] = {
+    ("builtins", name)
+    for name in ("dict", "list", "tuple", "set", "frozenset", "str", "bytes",
+                 "bytearray", "int", "float", "complex", "bool", "slice", "range")
+} | {("collections", "OrderedDict"), ("collections", "defaultdict")}
+for _core in ("numpy.core", "numpy._core"):
+    _ALLOWED |= {
+        (f"{_core}.multiarray", "_reconstruct"),
+        (f"{_core}.multiarray", "scalar"),
+        (f"{_core}.numeric", "_frombuffer"),
+    }
+_ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+def _allowed(module: str, name: str) -> bool:
+    # numpy >= 1.25 pickles dtypes by their class, e.g. numpy.dtypes.Float32DType.
+    return (module, name) in _ALLOWED or (
+        module == "numpy.dtypes" and name.endswith("DType") and name.isidentifier()
+    )
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, fh, source: str):
+        super().__init__(fh)
+        self._source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if not _allowed(module, name):
+            raise StadError(
+                f"refused to load: the pickle references '{module}.{name}', which a "
+                "data file has no reason to contain (it could run code); "
+                "nothing was executed",
+                self._source,
+            )
+        return super().find_class(module, name)
+
+
+def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
+    """Unpickle `data` admitting only plain data (see module docstring)."""
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), source).load()
+    except StadError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
+            AttributeError, KeyError, MemoryError, UnicodeDecodeError) as exc:
+        raise StadError(
+            f"not a readable pickle ({type(exc).__name__}: {exc}); the file may be "
+            "truncated or corrupt",
+            source,
+        ) from None
+
+
+def safe_load(path: str | os.PathLike) -> Any:
+    """Read and unpickle the file at `path` with `safe_loads`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StadError("file not found", path) from None
+    except IsADirectoryError:
+        raise StadError("is a directory, expected a pickle file", path) from None
+    return safe_loads(data, str(path))

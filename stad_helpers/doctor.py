@@ -1,0 +1,230 @@
+"""`stad doctor`: check that the OpenMMLab stack really works on this machine.
+
+Reports versions (python, torch, CUDA, mmcv, mmengine, mmdet, mmaction2), runs
+mmcv's compiled ops (nms, RoIAlign) on tiny tensors, checks the GPU, video
+writing (H.264 through PyAV / imageio-ffmpeg), OpenCV, and that MMEngine
+checkpoints reload under torch's `weights_only` loading. Every failure comes
+with a one-line fix.
+
+Used in: 00_setup.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import io
+import platform
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
+SETUP_HINT = "run `make setup` (or `python tools/bootstrap.py`) in the project folder"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | FAIL | info
+    detail: str
+    hint: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+
+def _pins() -> dict[str, str]:
+    """name -> pinned version, from this package's installed metadata."""
+    try:
+        reqs = md.requires("stad-tutorial") or []
+    except md.PackageNotFoundError:
+        return {}
+    pins = {}
+    for req in reqs:
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^;\s]+)", req)
+        if m and "extra ==" not in req:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def check_python() -> Check:
+    v = platform.python_version()
+    ok = sys.version_info[:2] >= (3, 9)
+    return Check("python", OK if ok else FAIL, f"{v} ({sys.executable})",
+                 "" if ok else "use Python 3.9-3.12")
+
+
+def check_packages() -> list[Check]:
+    pins = _pins()
+    checks = []
+    for dist, module in (("mmengine", "mmengine"), ("mmcv", "mmcv"),
+                         ("mmdet", "mmdet"), ("mmaction2", "mmaction")):
+        have = _version(dist)
+        want = pins.get(dist)
+        if have is None:
+            checks.append(Check(dist, FAIL, "not installed", SETUP_HINT))
+            continue
+        try:
+            importlib.import_module(module)
+            if module == "mmaction":
+                importlib.import_module("mmaction.models")
+        except Exception as exc:  # noqa: BLE001 - report any import failure
+            checks.append(Check(dist, FAIL, f"{have}, import fails: {exc!r}"[:200],
+                                SETUP_HINT))
+            continue
+        if want and have != want:
+            checks.append(Check(dist, WARN, f"{have} (project pins {want})",
+                                f"pip install {dist}=={want}"))
+        else:
+            checks.append(Check(dist, OK, have))
+    st = _version("setuptools") or "missing"
+    try:
+        import pkg_resources  # noqa: F401
+        checks.append(Check("setuptools", OK, f"{st} (pkg_resources importable)"))
+    except ImportError:
+        checks.append(Check("setuptools", FAIL, f"{st}: no pkg_resources",
+                            "pip install 'setuptools<82'"))
+    return checks
+
+
+def check_torch() -> list[Check]:
+    try:
+        import torch
+    except ImportError as exc:
+        return [Check("torch", FAIL, str(exc), SETUP_HINT)]
+    cuda = torch.version.cuda or "none (CPU build)"
+    checks = [Check("torch", OK, f"{torch.__version__}, CUDA {cuda}")]
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i)
+                          for i in range(torch.cuda.device_count()))
+        checks.append(Check("gpu", OK, f"{torch.cuda.device_count()} visible: {names}"))
+    else:
+        hint = ("a CUDA build of torch is installed but no GPU is visible: check the "
+                "driver / CUDA_VISIBLE_DEVICES") if torch.version.cuda else ""
+        checks.append(Check("gpu", INFO, "none visible: the CPU profile will be used",
+                            hint))
+    return checks
+
+
+def check_mmcv_ops() -> Check:
+    """Run nms and RoIAlign: they exist only when mmcv was built with its ops."""
+    try:
+        import torch
+        from mmcv.ops import RoIAlign, nms
+    except Exception as exc:  # noqa: BLE001
+        return Check("mmcv ops", FAIL, f"not compiled: {exc!r}"[:200],
+                     "rebuild mmcv with MMCV_WITH_OPS=1: rm -rf ~/.cache/stad-tutorial "
+                     "&& make setup")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    try:
+        for dev in devices:
+            boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30.]],
+                                 device=dev)
+            scores = torch.tensor([0.9, 0.8, 0.7], device=dev)
+            _, keep = nms(boxes, scores, 0.5)
+            if sorted(keep.tolist()) != [0, 2]:
+                raise RuntimeError(f"nms kept {keep.tolist()}, expected [0, 2]")
+            feat = torch.arange(16.0, device=dev).reshape(1, 1, 4, 4)
+            rois = torch.tensor([[0, 0, 0, 4, 4.]], device=dev)
+            out = RoIAlign((2, 2), 1.0, 2)(feat, rois)
+            if tuple(out.shape) != (1, 1, 2, 2):
+                raise RuntimeError(f"RoIAlign gave shape {tuple(out.shape)}")
+    except Exception as exc:  # noqa: BLE001
+        return Check("mmcv ops", FAIL, f"{exc!r}"[:200],
+                     "mmcv was built for another torch/CUDA: rm -rf "
+                     "~/.cache/stad-tutorial/wheels && make setup")
+    return Check("mmcv ops", OK, f"nms and RoIAlign run on {', '.join(devices)}")
+
+
+def check_checkpoint_reload() -> Check:
+    """An MMEngine message hub (what checkpoints hold) survives torch.load."""
+    try:
+        import torch
+        from mmengine.logging import MessageHub
+
+        hub = MessageHub.get_instance("stad-doctor")
+        hub.update_scalar("train/loss", 0.5)
+        buf = io.BytesIO()
+        torch.save({"message_hub": hub.state_dict()}, buf)
+        buf.seek(0)
+        importlib.import_module("mmengine.runner.checkpoint")  # installs the allowlist
+        torch.load(buf)  # default weights_only (True on torch >= 2.6)
+    except Exception as exc:  # noqa: BLE001
+        return Check("checkpoints", FAIL, f"reload fails: {exc!r}"[:200],
+                     "import stad_helpers before loading checkpoints (compat module)")
+    return Check("checkpoints", OK, "MMEngine state reloads with weights_only loading")
+
+
+def check_video() -> list[Check]:
+    checks = []
+    try:
+        import av
+
+        av.codec.Codec("libx264", "w")
+        checks.append(Check("video writing", OK, f"PyAV {av.__version__} with libx264"))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check("video writing", FAIL, f"PyAV/libx264 missing: {exc!r}",
+                            "pip install av (wheels include libx264)"))
+    try:
+        import imageio_ffmpeg
+
+        checks.append(Check("ffmpeg", OK, imageio_ffmpeg.get_ffmpeg_exe()))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check("ffmpeg", FAIL, f"{exc!r}"[:200],
+                            "pip install imageio-ffmpeg"))
+    try:
+        import decord
+
+        checks.append(Check("decord", OK, decord.__version__))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(Check("decord", WARN, f"{exc!r}"[:200], "pip install decord"))
+    from .compat import opencv_problem
+
+    problem = opencv_problem()
+    checks.append(
+        Check("opencv", FAIL, problem,
+              "pip install --force-reinstall --no-deps opencv-contrib-python")
+        if problem else Check("opencv", OK, _cv2_version())
+    )
+    return checks
+
+
+def _cv2_version() -> str:
+    import cv2
+
+    return f"{cv2.__version__} (contrib)"
+
+
+CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
+    check_python, check_torch, check_packages, check_mmcv_ops,
+    check_checkpoint_reload, check_video,
+)
+
+
+def run_checks() -> list[Check]:
+    out: list[Check] = []
+    for fn in CHECKS:
+        result = fn()
+        out.extend(result if isinstance(result, list) else [result])
+    return out
+
+
+def format_report(checks: list[Check]) -> str:
+    lines = []
+    for c in checks:
+        lines.append(f"[{c.status:>4}] {c.name:<14} {c.detail}")
+        if c.hint and c.status != OK:
+            lines.append(f"{'':21}fix: {c.hint}")
+    failed = sum(c.failed for c in checks)
+    lines.append(f"{len(checks)} checks, {failed} failed")
+    return "\n".join(lines)
