@@ -148,6 +148,19 @@ def _fix_importlib_metadata() -> None:
 # with numpy arrays and scalars). Allow exactly those types; weights_only stays
 # on for everything else. Remove when mmengine loads with an explicit allowlist.
 # ---------------------------------------------------------------------------
+def _history_buffer_getattr(obj, name):
+    """`getattr` as MMEngine checkpoints use it, and nothing more.
+
+    HistoryBuffer pickles its statistics methods (`min`, `max`, ...) as
+    `getattr(HistoryBuffer, 'min')`; any other use is refused.
+    """
+    from mmengine.logging import HistoryBuffer
+
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise TypeError(f"checkpoint may only look up HistoryBuffer statistics, not {name!r}")
+
+
 def checkpoint_safe_globals() -> list:
     """The non-tensor types an MMEngine checkpoint contains."""
     import numpy as np
@@ -162,7 +175,8 @@ def checkpoint_safe_globals() -> list:
         for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
                   "uint32", "uint64", "float16", "float32", "float64", "U", "S", "O")
     ]
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes,
+            (_history_buffer_getattr, "builtins.getattr")]
 
 
 def _fix_checkpoint_loading(_module: types.ModuleType | None = None) -> None:
@@ -171,8 +185,8 @@ def _fix_checkpoint_loading(_module: types.ModuleType | None = None) -> None:
     add = getattr(torch.serialization, "add_safe_globals", None)
     if add is None:  # torch < 2.4 has no weights_only default to fight
         return
-    missing = [g for g in checkpoint_safe_globals()
-               if g not in torch.serialization.get_safe_globals()]
+    have = torch.serialization.get_safe_globals()
+    missing = [g for g in checkpoint_safe_globals() if g not in have]
     if missing:
         add(missing)
         APPLIED["checkpoint_safe_globals"] = True

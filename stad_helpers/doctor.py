@@ -17,6 +17,7 @@ import io
 import platform
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,7 +90,9 @@ def check_packages() -> list[Check]:
             checks.append(Check(dist, OK, have))
     st = _version("setuptools") or "missing"
     try:
-        import pkg_resources  # noqa: F401
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pkg_resources  # noqa: F401
         checks.append(Check("setuptools", OK, f"{st} (pkg_resources importable)"))
     except ImportError:
         checks.append(Check("setuptools", FAIL, f"{st}: no pkg_resources",

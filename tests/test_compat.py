@@ -105,12 +105,28 @@ def test_checkpoint_fix_is_needed_and_safety_stays_on():
     if tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 6):
         assert res.stdout.startswith("refused")
     # With the fix, anything outside the allowlist is still refused.
-    import collections
+    import argparse
 
     buf = io.BytesIO()
-    torch.save({"c": collections.Counter(a=1)}, buf)
+    torch.save({"c": argparse.Namespace(a=1)}, buf)
     buf.seek(0)
     with pytest.raises(Exception, match="(?i)weights_only|unsupported global"):
+        torch.load(buf)
+
+
+def test_checkpoint_getattr_only_reaches_history_buffer_statistics():
+
+    import mmengine.runner.checkpoint  # noqa: F401
+    from mmengine.logging import HistoryBuffer
+
+    class Evil:  # pickles as getattr(HistoryBuffer, "__init__")
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, "__init__"))
+
+    buf = io.BytesIO()
+    torch.save({"x": Evil()}, buf)
+    buf.seek(0)
+    with pytest.raises(Exception, match="HistoryBuffer statistics"):
         torch.load(buf)
 
 

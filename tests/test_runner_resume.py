@@ -35,13 +35,14 @@ class ToyData(torch.utils.data.Dataset):
 def _runner(work_dir, max_iters, resume=False):
     from mmengine.runner import Runner
 
+    torch.manual_seed(0)  # same initial weights for every run
     return Runner(
         model=TinyModel(),
         work_dir=str(work_dir),
         train_dataloader=dict(dataset=ToyData(), batch_size=4,
                               sampler=dict(type="DefaultSampler", shuffle=False),
                               collate_fn=dict(type="default_collate")),
-        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.001)),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=1e-4)),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=2,
                                            by_epoch=False),

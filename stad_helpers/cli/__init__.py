@@ -14,7 +14,7 @@ import sys
 from ..errors import StadError
 
 # Modules in this package that add subcommands, in `stad --help` order.
-GROUPS = ("doctor", "data", "convert", "pipeline")
+GROUPS = ("doctor", "data", "convert", "train", "detect", "evaluate", "demo", "run_all")
 
 
 def build_parser() -> argparse.ArgumentParser:

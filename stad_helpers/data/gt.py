@@ -30,6 +30,11 @@ from ..errors import StadError
 from ..fileio import dump_pickle
 from .safe_pickle import safe_load
 
+# MultiSports keeps the annotated videos of BOTH splits in trainval/ (its GT's
+# "test_videos" are the validation videos); test/ holds unannotated videos, like
+# the demo clip of MultiSports-tiny. Datasets that put test-split videos in test/
+# are found too.
+VIDEO_DIRS = ("trainval", "test")
 REQUIRED_KEYS = ("labels", "train_videos", "test_videos", "nframes", "resolution",
                  "gttubes")
 SPLITS = ("train", "test")
@@ -179,6 +184,15 @@ class MultiSportsGT:
             "tubes": n_tubes,
             "boxes": n_boxes,
         }
+
+
+def video_path(root: str | os.PathLike, video: str) -> Path:
+    """The mp4 of `video` under a MultiSports root (trainval/ first, then test/)."""
+    for folder in VIDEO_DIRS:
+        path = Path(root) / folder / f"{video}.mp4"
+        if path.exists():
+            return path
+    return Path(root) / VIDEO_DIRS[0] / f"{video}.mp4"
 
 
 def _split_list(value: object) -> list[str]:

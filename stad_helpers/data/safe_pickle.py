@@ -32,6 +32,10 @@ for _core in ("numpy.core", "numpy._core"):
         (f"{_core}.numeric", "_frombuffer"),
     }
 _ALLOWED |= {("numpy", "ndarray"), ("numpy", "dtype")}
+# Protocol-2 pickles written by Python 3 store array bytes as
+# `_codecs.encode(latin1_text, "latin1")`; codec lookup only reaches the
+# standard `encodings` package (torch's weights_only unpickler allows it too).
+_ALLOWED.add(("_codecs", "encode"))
 
 
 def _allowed(module: str, name: str) -> bool:

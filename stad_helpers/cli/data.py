@@ -1,0 +1,103 @@
+"""`stad data ...`: section 1 of the tutorial (validate, synth, download, stats).
+
+Each subcommand calls one function of `stad_helpers.data` and prints a short result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+GT_REL = Path("annotations") / "multisports_GT.pkl"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("data", help="MultiSports-format data: validate, synth, "
+                                    "download, stats")
+    data = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    data.required = True
+
+    v = data.add_parser("validate", help="report every problem in a GT file (and, "
+                                         "with --videos-root, its videos)")
+    v.add_argument("gt", metavar="GT.pkl", type=Path)
+    v.add_argument("--videos-root", type=Path, metavar="DIR",
+                   help="folder holding trainval/ and test/ to check the videos too")
+    v.set_defaults(func=_validate)
+
+    s = data.add_parser("synth", help="write the synthetic dataset (MultiSports-tiny "
+                                      "layout)")
+    s.add_argument("out", metavar="OUT", type=Path)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--videos", type=int, default=None, metavar="N",
+                   help="number of videos (default: the small tutorial size)")
+    s.set_defaults(func=_synth)
+
+    d = data.add_parser("download", help="download and unpack a real dataset")
+    d.add_argument("name", choices=["multisports-tiny"])
+    d.add_argument("out", metavar="OUT", type=Path,
+                   help="dataset folder to create (gets trainval/, test/, "
+                        "annotations/)")
+    d.add_argument("--from-tar", type=Path, metavar="FILE",
+                   help="use this already downloaded tar instead of downloading")
+    d.add_argument("--url", default=None, help="download from this URL instead")
+    d.add_argument("--sha256", default=None, help="expected SHA-256 of the tar")
+    d.set_defaults(func=_download)
+
+    st = data.add_parser("stats", help="count labels, videos, tubes and boxes")
+    st.add_argument("gt", metavar="GT.pkl", type=Path)
+    st.set_defaults(func=_stats)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ..data import safe_load, validate_gt
+
+    problems = validate_gt(safe_load(args.gt), source=str(args.gt),
+                           videos_root=args.videos_root)
+    for p in problems:
+        print(f"{p.severity}: {p}")
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    status = "INVALID" if errors else "OK"
+    print(f"{args.gt}: {status}, {errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from ..data import MultiSportsGT, make_synthetic_dataset
+
+    kwargs = {"seed": args.seed}
+    if args.videos is not None:
+        kwargs["videos"] = args.videos
+    result = make_synthetic_dataset(args.out, **kwargs)
+    gt_path = args.out / GT_REL
+    if isinstance(result, (str, os.PathLike)) and Path(result).is_file():
+        gt_path = Path(result)
+    print(gt_path)
+    _print_summary(MultiSportsGT.load(gt_path).summary())
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from ..data import MultiSportsGT, download_multisports_tiny
+    from ..data.download import TUTORIAL_URL
+
+    out = download_multisports_tiny(args.out, url=args.url or TUTORIAL_URL,
+                                    from_tar=args.from_tar, sha256=args.sha256)
+    gt_path = out / GT_REL
+    print(gt_path)
+    _print_summary(MultiSportsGT.load(gt_path).summary())
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from ..data import MultiSportsGT
+
+    _print_summary(MultiSportsGT.load(args.gt).summary())
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
+    width = max(map(len, summary), default=0)
+    for key, value in summary.items():
+        print(f"{key:<{width}}  {value}")
