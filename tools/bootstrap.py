@@ -62,8 +62,8 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def pip(venv: Path, *args: str) -> None:
-    run([str(venv_python(venv)), "-m", "pip", "--disable-pip-version-check", *args])
+def pip(venv: Path, *args: str, **kw) -> None:
+    run([str(venv_python(venv)), "-m", "pip", "--disable-pip-version-check", *args], **kw)
 
 
 def query(venv: Path, code: str) -> str:
