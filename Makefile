@@ -7,7 +7,7 @@ PROFILE ?= cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stad-bootstrapped
 
-.PHONY: setup tutorial test doctor lint clean
+.PHONY: setup tutorial test doctor lint clean browser
 
 setup: $(STAMP)
 
@@ -22,8 +22,15 @@ tutorial: setup
 	$(BIN)/stad doctor
 	$(BIN)/stad run-all --profile $(PROFILE) --work-dir $(WORK_DIR)
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium for the rendering tests (Debian packages). Installed when we
+# can (root + apt-get); otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "chromium not installed: the rendering tests will be skipped"; }
 
 lint: setup
 	$(BIN)/ruff check stad_helpers tests benchmarks tools

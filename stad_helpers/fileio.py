@@ -16,6 +16,12 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `dest`; rename it onto `dest` on success.
@@ -29,6 +35,7 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
         prefix=f".{dest.stem}.", suffix=f".part{dest.suffix}", dir=dest.parent
     )
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private; outputs are not
     tmp_path = Path(tmp)
     try:
         yield tmp_path

@@ -1,0 +1,46 @@
+"""Your own videos: annotations from CVAT, Label Studio or CSV in, and back out.
+
+- `import_annotations`: annotation exports + videos -> the MultiSports layout
+  (`stad data import`), via the plain `Track` object and `tracks_to_gt`.
+- `export_cvat`, `export_label_studio`, `export_csv`: any MultiSports GT -> files
+  those tools import (`stad data export`); importing them back gives the same GT.
+- `export_cvat_predictions`: `stad demo` predictions -> a CVAT task to correct, so
+  a user fixes the model's tracks instead of drawing from scratch, then retrains.
+
+Used in: 05_your_own_data.
+"""
+
+from __future__ import annotations
+
+from .csv_format import export_csv, read_csv
+from .cvat import export_cvat, export_cvat_predictions, read_cvat
+from .importer import import_annotations, read_sources
+from .label_studio import export_label_studio, read_label_studio
+from .tracks import (
+    IDLE_LABEL,
+    Track,
+    VideoAnnotation,
+    gt_to_tracks,
+    load_predictions,
+    predictions_to_tracks,
+    tracks_to_gt,
+)
+
+__all__ = [
+    "IDLE_LABEL",
+    "Track",
+    "VideoAnnotation",
+    "export_csv",
+    "export_cvat",
+    "export_cvat_predictions",
+    "export_label_studio",
+    "gt_to_tracks",
+    "import_annotations",
+    "load_predictions",
+    "predictions_to_tracks",
+    "read_csv",
+    "read_cvat",
+    "read_label_studio",
+    "read_sources",
+    "tracks_to_gt",
+]

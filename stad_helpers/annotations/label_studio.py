@@ -1,0 +1,224 @@
+"""Label Studio video rectangle tracks: read its JSON export, write tasks to import.
+
+Label Studio stores a video rectangle region as a `sequence` of keyframes
+`{frame, enabled, x, y, width, height, rotation, time}`: frames count from 1, the
+box is in percent of the frame, boxes between keyframes are interpolated
+linearly, a keyframe with `enabled: false` is shown on its own frame only (it
+ends the region's lifespan until the next keyframe), and an enabled last
+keyframe holds to the end of the video. The region's action is its `labels`
+(a region labelled `no_action`, default "no action", or not at all, is a person
+standing by).
+
+Label Studio turns time into frames with the `framerate` of the project's
+`<Video>` tag (default 24): when that differs from the video's, every frame number
+is off. The import checks each region's `framesCount` against the video.
+
+Used in: 05_your_own_data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Union
+from xml.sax.saxutils import quoteattr
+
+from ..data.gt import MultiSportsGT
+from ..errors import StadError
+from ..fileio import atomic_open, dump_json
+from .tracks import (
+    IDLE_LABEL,
+    Track,
+    VideoAnnotation,
+    as_gt,
+    gt_to_tracks,
+    keyframe_indices,
+)
+
+PathLike = Union[str, os.PathLike]
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+TASKS_JSON = "label_studio_tasks.json"
+CONFIG_XML = "label_config.xml"
+DEFAULT_URL = "/data/local-files/?d=trainval/{video}.mp4"
+
+
+def read_label_studio(
+    path: PathLike, no_action: str | None = None
+) -> tuple[list[VideoAnnotation], None]:
+    """The video rectangle tracks of every annotated task in a Label Studio JSON export.
+
+    Boxes stay in percent (`VideoAnnotation.percent`) until the video's size is
+    known. Of several annotations of one task, the ground-truth one (else the
+    last) is used; cancelled ones are skipped. Label Studio exports no label list,
+    so the second value is None.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StadError(f"cannot read Label Studio JSON ({exc})", path) from None
+    tasks = raw if isinstance(raw, list) else [raw]
+    idle = {no_action if no_action is not None else IDLE_LABEL, ""}
+    out = []
+    for ti, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            raise StadError(f"task {ti}: expected an object, got "
+                            f"{type(task).__name__}", path)
+        where = f"{path}, task {task.get('id', ti)}"
+        annotation = _pick_annotation(task)
+        if annotation is None:
+            continue  # not annotated yet
+        video = _video_ref(task, where)
+        ann = VideoAnnotation(names=[video], where=where, percent=True,
+                              tool="label-studio")
+        results = annotation.get("result") or []
+        label_of = {r.get("id"): (r.get("value") or {}).get("labels")
+                    for r in results if r.get("type") == "labels"}
+        counts = set()
+        for r in results:
+            if r.get("type") != "videorectangle":
+                continue
+            value = r.get("value") or {}
+            if value.get("framesCount"):
+                counts.add(int(value["framesCount"]))
+            labels = value.get("labels") or label_of.get(r.get("id")) or []
+            track = _region_track(r, value, labels, idle, video, where)
+            if track is not None:
+                ann.tracks.append(track)
+        if counts:
+            ann.nframes = max(counts)
+        out.append(ann)
+    return out, None
+
+
+def _pick_annotation(task: dict) -> dict | None:
+    anns = [a for a in task.get("annotations") or []
+            if isinstance(a, dict) and not a.get("was_cancelled")]
+    if not anns:
+        return None
+    gt = [a for a in anns if a.get("ground_truth")]
+    return (gt or anns)[-1]
+
+
+def _video_ref(task: dict, where: str) -> str:
+    data = task.get("data") or {}
+    if isinstance(data.get("video"), str):
+        return data["video"]
+    strings = [v for v in data.values() if isinstance(v, str)]
+    for s in strings:
+        if any(s.lower().split("?")[0].endswith(e) for e in VIDEO_EXTS) or "?d=" in s:
+            return s
+    if strings:
+        return strings[0]
+    raise StadError(f"{where}: the task's data names no video")
+
+
+def _region_track(r: dict, value: dict, labels: list, idle: set[str], video: str,
+                  where: str) -> Track | None:
+    rid = r.get("id", "?")
+    seq = sorted(value.get("sequence") or [], key=lambda k: k.get("frame", 0))
+    if not seq:
+        return None
+    if len({str(x) for x in labels}) > 1:
+        raise StadError(f"{where}, region {rid}: several labels {labels}; give each "
+                        "region one action")
+    action = str(labels[0]) if labels else None
+    if action in idle:
+        action = None
+    frames, boxes, outside = [], [], []
+    for i, k in enumerate(seq):
+        try:
+            f = int(k["frame"])
+            x, y = float(k["x"]), float(k["y"])
+            w, h = float(k["width"]), float(k["height"])
+        except (KeyError, TypeError, ValueError):
+            raise StadError(f"{where}, region {rid}: keyframe {i} lacks frame, x, y, "
+                            "width or height, or they are not numbers") from None
+        if float(k.get("rotation") or 0) % 360 != 0:
+            raise StadError(f"{where}, region {rid}, frame {f}: rotated box "
+                            f"({k['rotation']} degrees); only upright boxes are "
+                            "supported")
+        frames.append(f)
+        boxes.append([x, y, x + w, y + h])
+        outside.append(False)
+        nxt = int(seq[i + 1]["frame"]) if i + 1 < len(seq) else None
+        if not k.get("enabled", True) and (nxt is None or nxt > f + 1):
+            frames.append(f + 1)  # lifespan ends: hidden from the next frame on
+            boxes.append([x, y, x + w, y + h])
+            outside.append(True)
+    return Track(video=video, track_id=str(rid), frames=frames, boxes=boxes,
+                 actions=[action] * len(frames), outside=outside, open_end=True,
+                 source=where, frame_base=1)
+
+
+def export_label_studio(
+    gt: MultiSportsGT | PathLike,
+    out_dir: PathLike,
+    fps: float = 25.0,
+    url_template: str = DEFAULT_URL,
+) -> Path:
+    """Write `label_studio_tasks.json` (tasks with annotations) and `label_config.xml`.
+
+    Make a project with the config (its `framerate` is `fps`: it must be the
+    videos' frame rate), serve the videos (e.g. local storage) so that
+    `url_template` (`{video}` = 'sport/name') points at them, and import the
+    tasks. Keyframes are kept only where interpolation would miss a box; each
+    tube's last keyframe is disabled, ending it. Importing the file back gives the
+    same GT to float precision (percentages are written in full).
+    """
+    gt = as_gt(gt)
+    out_dir = Path(out_dir)
+    if IDLE_LABEL in gt.labels:
+        raise StadError(f"an action is called {IDLE_LABEL!r}, the name kept for "
+                        "people standing by; rename it")
+    tasks = []
+    for vi, video in enumerate(gt.videos):
+        h, w = gt.resolution[video]
+        n = int(gt.nframes[video])
+        results = []
+        for track in gt_to_tracks(gt, video):
+            results.append(_region(track, f"v{vi}t{track.track_id}", w, h, n, fps))
+        tasks.append({"data": {"video": url_template.format(video=video)},
+                      "annotations": [{"result": results}]})
+    path = out_dir / TASKS_JSON
+    dump_json(tasks, path)
+    with atomic_open(out_dir / CONFIG_XML, "w") as fh:
+        fh.write(label_config(gt.labels, fps))
+    return path
+
+
+def _region(track: Track, rid: str, w: int, h: int, n: int, fps: float) -> dict:
+    keep = keyframe_indices(track.boxes, 0.0)
+    seq = []
+    for j, i in enumerate(keep):
+        x1, y1, x2, y2 = (float(v) for v in track.boxes[i])
+        frame = int(track.frames[i])
+        seq.append({"frame": frame, "enabled": j < len(keep) - 1, "rotation": 0,
+                    "x": x1 / w * 100, "y": y1 / h * 100,
+                    "width": (x2 - x1) / w * 100, "height": (y2 - y1) / h * 100,
+                    "time": frame / fps})
+    action = track.actions[0] if track.actions[0] is not None else IDLE_LABEL
+    return {"id": rid, "type": "videorectangle", "from_name": "box",
+            "to_name": "video", "origin": "manual",
+            "value": {"framesCount": n, "duration": n / fps, "sequence": seq,
+                      "labels": [action]}}
+
+
+def label_config(labels: list[str], fps: float = 25.0) -> str:
+    """A Label Studio labeling config for action tubes (plus "no action")."""
+    items = "\n".join(f"    <Label value={quoteattr(name)}/>"
+                      for name in [*labels, IDLE_LABEL])
+    return (f"<View>\n  <Labels name=\"videoLabels\" toName=\"video\" "
+            f"allowEmpty=\"true\">\n{items}\n  </Labels>\n"
+            f"  <Video name=\"video\" value=\"$video\" framerate=\"{fps:g}\"/>\n"
+            f"  <VideoRectangle name=\"box\" toName=\"video\"/>\n</View>\n")
+
+
+def iter_json_sources(paths: list[PathLike]) -> Iterator[Path]:
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(q for q in p.rglob("*.json") if q.is_file())
+        else:
+            yield p

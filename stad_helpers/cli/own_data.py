@@ -1,0 +1,179 @@
+"""`stad data import|export ...`: your own videos' annotations in and out.
+
+Adds two subcommands to the `data` group that `cli/data.py` creates (this module
+is listed after "data" in GROUPS):
+
+    stad data import FORMAT SRC... --videos DIR OUT [--test-ratio R | --test-videos
+        LIST] [--seed S] [--action-attribute NAME] [--no-action VALUE] ...
+    stad data export cvat GT.pkl OUT_DIR [--action-attribute NAME]
+    stad data export cvat --from-predictions demo.json VIDEO OUT_DIR
+    stad data export label-studio GT.pkl OUT_DIR [--fps F] [--url-template T]
+    stad data export csv GT.pkl OUT.csv
+
+Each calls one function of `stad_helpers.annotations` and prints a short result.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _data_subcommands(sub) -> argparse._SubParsersAction:
+    """The subparsers of the `data` group (created by cli/data.py)."""
+    data = sub.choices.get("data")
+    if data is None:  # data group missing: make a minimal one
+        data = sub.add_parser("data", help="MultiSports-format data")
+        action = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+        action.required = True
+        return action
+    return next(a for a in data._actions
+                if isinstance(a, argparse._SubParsersAction))
+
+
+def register(sub) -> None:
+    data = _data_subcommands(sub)
+
+    i = data.add_parser(
+        "import", help="annotations from CVAT, Label Studio or CSV -> a MultiSports "
+                       "dataset",
+        description="Import annotation exports of your own videos into the "
+                    "MultiSports layout (OUT/trainval/, OUT/annotations/"
+                    "multisports_GT.pkl).")
+    i.add_argument("format", metavar="FORMAT",
+                   choices=["cvat", "label-studio", "csv"],
+                   help="cvat (CVAT for video 1.1 XML or zip), label-studio (JSON "
+                        "export) or csv (video,frame,track_id,x1,y1,x2,y2,action)")
+    i.add_argument("sources", metavar="SRC", nargs="+", type=Path,
+                   help="annotation files, or folders holding them")
+    i.add_argument("out", metavar="OUT", type=Path, help="dataset folder to create")
+    i.add_argument("--videos", required=True, type=Path, metavar="DIR",
+                   help="folder holding the annotated videos")
+    split = i.add_mutually_exclusive_group()
+    split.add_argument("--test-ratio", type=float, metavar="R",
+                       help="fraction of videos drawn for the test split "
+                            "(default 0.2)")
+    split.add_argument("--test-videos", metavar="LIST",
+                       help="test videos: comma-separated names, or a file with one "
+                            "per line")
+    i.add_argument("--seed", type=int, default=0, help="seed of the test draw")
+    i.add_argument("--action-attribute", metavar="NAME",
+                   help="CVAT: the action is this per-box attribute of the tracks, "
+                        "not their label")
+    i.add_argument("--no-action", metavar="VALUE",
+                   help="label/attribute value meaning 'no action' (default: the "
+                        "attribute's default value, or the label 'no action')")
+    i.add_argument("--labels", metavar="LIST",
+                   help="action labels in order: comma-separated, or a file with "
+                        "one per line (default: as the files declare them, else "
+                        "sorted)")
+    i.add_argument("--frame-base", type=int, choices=[0, 1],
+                   help="CSV: the first frame's number (default: from the header, "
+                        "else 1)")
+    i.add_argument("--overwrite", action="store_true",
+                   help="replace OUT if it exists")
+    i.set_defaults(func=_import)
+
+    e = data.add_parser("export", help="a MultiSports GT (or demo predictions) -> "
+                                       "CVAT, Label Studio or CSV")
+    fmt = e.add_subparsers(dest="export_format", metavar="FORMAT")
+    fmt.required = True
+
+    c = fmt.add_parser("cvat", help="one CVAT-for-video XML per video",
+                       description="stad data export cvat GT.pkl OUT_DIR, or "
+                                   "stad data export cvat --from-predictions "
+                                   "demo.json VIDEO OUT_DIR")
+    c.add_argument("src", metavar="GT.pkl|VIDEO", type=Path,
+                   help="the GT to export, or with --from-predictions the video")
+    c.add_argument("out", metavar="OUT_DIR", type=Path)
+    c.add_argument("--from-predictions", metavar="demo.json", type=Path,
+                   help="turn `stad demo` predictions on VIDEO into a task to "
+                        "correct")
+    c.add_argument("--action-attribute", metavar="NAME", default=None,
+                   help="write the action as this attribute of 'person' tracks "
+                        "(default for predictions: 'action')")
+    c.add_argument("--score-thr", type=float, default=0.0,
+                   help="predictions: below this score a box gets no action")
+    c.set_defaults(func=_export_cvat)
+
+    ls = fmt.add_parser("label-studio", help="Label Studio tasks JSON + labeling "
+                                             "config")
+    ls.add_argument("gt", metavar="GT.pkl", type=Path)
+    ls.add_argument("out", metavar="OUT_DIR", type=Path)
+    ls.add_argument("--fps", type=float, default=25.0,
+                    help="the videos' frame rate (Label Studio's framerate)")
+    ls.add_argument("--url-template", default=None,
+                    help="video URL per task; {video} is 'sport/name' (default: "
+                         "Label Studio local storage of the dataset folder)")
+    ls.set_defaults(func=_export_label_studio)
+
+    cs = fmt.add_parser("csv", help="one row per box")
+    cs.add_argument("gt", metavar="GT.pkl", type=Path)
+    cs.add_argument("out", metavar="OUT.csv", type=Path)
+    cs.set_defaults(func=_export_csv)
+
+
+def _list_arg(value: str | None) -> list[str] | Path | None:
+    if value is None:
+        return None
+    if Path(value).is_file():
+        return Path(value)
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ..annotations import import_annotations
+    from ..data import MultiSportsGT
+
+    test_videos = _list_arg(args.test_videos)
+    if isinstance(test_videos, Path):
+        test_videos = [s.strip() for s in test_videos.read_text().splitlines()
+                       if s.strip()]
+    gt_path = import_annotations(
+        args.format, args.sources, args.videos, args.out,
+        test_ratio=args.test_ratio, test_videos=test_videos, seed=args.seed,
+        action_attribute=args.action_attribute, no_action=args.no_action,
+        labels=_list_arg(args.labels), frame_base=args.frame_base,
+        overwrite=args.overwrite)
+    print(gt_path)
+    gt = MultiSportsGT.load(gt_path)
+    summary = gt.summary()
+    summary["idle_tubes"] = sum(len(v) for v in gt.extra["idle_tubes"].values())
+    summary["label names"] = ", ".join(gt.labels)
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _export_cvat(args: argparse.Namespace) -> int:
+    from ..annotations import export_cvat, export_cvat_predictions
+
+    src, out = args.src, args.out
+    if args.from_predictions is not None:
+        path = export_cvat_predictions(
+            args.from_predictions, src, out,
+            action_attribute=args.action_attribute or "action",
+            score_thr=args.score_thr)
+        print(path)
+        return 0
+    paths = export_cvat(src, out, action_attribute=args.action_attribute)
+    print(f"{len(paths)} CVAT task file(s) in {out}")
+    return 0
+
+
+def _export_label_studio(args: argparse.Namespace) -> int:
+    from ..annotations import export_label_studio
+
+    kwargs = {"fps": args.fps}
+    if args.url_template:
+        kwargs["url_template"] = args.url_template
+    print(export_label_studio(args.gt, args.out, **kwargs))
+    return 0
+
+
+def _export_csv(args: argparse.Namespace) -> int:
+    from ..annotations import export_csv
+
+    print(export_csv(args.gt, args.out))
+    return 0
