@@ -1,0 +1,279 @@
+"""Video I/O for the whole project: probe, stream frames, write browser-playable mp4.
+
+Everything goes through PyAV (FFmpeg in-process), so reading and writing behave the
+same on every machine: `probe` counts the frames a video really has (not what its
+header claims), `iter_frames` streams decoded frames one at a time, and `VideoSink`
+writes H.264 mp4 files whole or not at all (`stad_helpers.fileio.atomic_path`).
+
+Used in: 01_dataset, 02_person_detector, 04_inference_demo, 05_your_own_data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Union
+
+import av
+import numpy as np
+
+from .errors import StadError
+from .fileio import atomic_path
+
+PathLike = Union[str, os.PathLike]
+
+# What PyAV raises for unreadable data: FFmpeg errors, and OSError subclasses
+# (FileNotFoundError, PermissionError, IsADirectoryError) for the file itself.
+_AV_ERRORS = (av.error.FFmpegError, OSError, EOFError)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    nframes: int
+    height: int
+    width: int
+    fps: float
+
+
+@contextlib.contextmanager
+def _open_video(path: PathLike) -> Iterator[tuple[av.container.InputContainer, object]]:
+    """Open `path` for reading and yield (container, first video stream)."""
+    path = Path(path)
+    if not path.exists():
+        raise StadError("video not found", path)
+    if not path.is_file():
+        raise StadError("not a video file (it is a directory or special file)", path)
+    try:
+        container = av.open(str(path), mode="r")
+    except _AV_ERRORS as exc:
+        raise StadError(
+            f"cannot open video ({_reason(exc)}); truncated or not a video?", path
+        ) from None
+    try:
+        if not container.streams.video:
+            raise StadError("no video stream in file", path)
+        yield container, container.streams.video[0]
+    finally:
+        container.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _fps(stream) -> float:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else 0.0
+
+
+def probe(path: PathLike, exact: bool = True) -> VideoInfo:
+    """Frame count, size and frame rate of a video, raising `StadError` if unreadable.
+
+    With `exact` the frames are counted by demuxing every video packet (fast, no
+    decoding), so a truncated or re-muxed file reports what it really holds; a packet
+    cut short by truncation, or fewer packets than the container's own index
+    declares, is an error rather than a silently wrong count. Without `exact` the
+    count comes from the header (instant, but trusts the file).
+    """
+    with _open_video(path) as (container, stream):
+        width, height = stream.codec_context.width, stream.codec_context.height
+        fps = _fps(stream)
+        declared = int(stream.frames or 0)
+        if width <= 0 or height <= 0:
+            raise StadError("video stream has no frame size (corrupt header?)", path)
+        if not exact:
+            if declared <= 0 and stream.duration and stream.time_base and fps:
+                declared = round(float(stream.duration * stream.time_base) * fps)
+            return VideoInfo(declared, height, width, fps)
+        packets = count = 0  # all frames in the file / those shown (not discarded)
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:  # the flush packet at the end of the stream
+                    continue
+                packets += 1
+                if packet.is_corrupt:
+                    raise StadError(
+                        f"video data ends inside frame {packets}"
+                        + (f" of {declared}" if declared else "")
+                        + " (file truncated or corrupt)",
+                        path,
+                    )
+                if not packet.is_discard:  # e.g. cut by an mp4 edit list
+                    count += 1
+        except _AV_ERRORS as exc:
+            raise StadError(f"cannot read frame {packets + 1} ({_reason(exc)})",
+                            path) from None
+        _check_complete(path, packets, declared)
+        if count == 0:
+            raise StadError("video has no frames", path)
+        return VideoInfo(count, height, width, fps)
+
+
+def _check_complete(path: PathLike, packets: int, declared: int) -> None:
+    # mp4/mov index every frame up front: fewer frames in the file means truncation.
+    if declared and packets < declared:
+        raise StadError(
+            f"only {packets} of the {declared} frames the file declares can be read "
+            "(file truncated?)",
+            path,
+        )
+
+
+def iter_frames(path: PathLike, rgb: bool = False) -> Iterator[np.ndarray]:
+    """Yield the frames of a video one at a time as HxWx3 uint8 (BGR, or RGB).
+
+    Streaming: only one frame is held at a time, so hour-long videos are fine. A
+    frame that cannot be decoded raises `StadError` naming the file and the frame
+    number (1-based), as does a file that ends before the frames it declares.
+    """
+    fmt = "rgb24" if rgb else "bgr24"
+    with _open_video(path) as (container, stream):
+        stream.thread_type = "AUTO"
+        declared = int(stream.frames or 0)
+        packets = decoded = 0  # frames demuxed / decoded so far (decoding lags)
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets += 1
+                if packet.is_corrupt:
+                    raise StadError(
+                        f"video data ends inside frame {packets}"
+                        + (f" of {declared}" if declared else "")
+                        + " (file truncated or corrupt)",
+                        path,
+                    )
+                for frame in packet.decode():
+                    decoded += 1
+                    yield frame.to_ndarray(format=fmt)
+        except _AV_ERRORS as exc:
+            raise StadError(f"cannot decode frame {max(packets, 1)} ({_reason(exc)})",
+                            path) from None
+        _check_complete(path, packets, declared)
+        if decoded == 0:
+            raise StadError("video has no decodable frames", path)
+
+
+class VideoSink:
+    """Write BGR frames to an H.264 mp4 that browsers play, whole or not at all.
+
+    `size` is (width, height); when None it is taken from the first frame. Odd sizes
+    are padded by one pixel (yuv420p needs even dimensions). If the `with` block
+    raises, no file is left behind.
+
+        with VideoSink("out.mp4", fps=25) as sink:
+            for frame in frames:
+                sink.write(frame)
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        fps: float,
+        size: tuple[int, int] | None = None,
+        *,
+        crf: int = 20,
+        preset: str = "veryfast",
+        threads: int = 0,
+    ):
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.frames_written = 0
+        self._codec_options = {"crf": str(crf), "preset": preset}
+        self._threads = int(threads)  # 0 = FFmpeg's choice; fix it for repeatability
+        self._stack: contextlib.ExitStack | None = None
+        self._tmp: Path | None = None
+        self._container = None
+        self._stream = None
+
+    # ---- context manager ---------------------------------------------------------
+    def __enter__(self) -> VideoSink:
+        self._stack = contextlib.ExitStack()
+        self._tmp = self._stack.enter_context(atomic_path(self.path))
+        if self.size is not None:
+            self._open(*self.size)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        stack, self._stack = self._stack, None
+        assert stack is not None, "VideoSink used outside a with-block"
+        try:
+            if exc_type is None:
+                if self._container is None:
+                    raise ValueError(f"no frames written to {self.path}")
+                for packet in self._stream.encode(None):  # flush the encoder
+                    self._container.mux(packet)
+                self._container.close()
+                self._container = None
+        except BaseException:
+            self._abort()
+            stack.__exit__(*sys.exc_info())
+            raise
+        if exc_type is not None:
+            self._abort()
+        stack.__exit__(exc_type, exc, tb)  # renames on success, deletes on error
+        return False
+
+    def _abort(self) -> None:
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.close()
+            self._container = None
+
+    # ---- writing -----------------------------------------------------------------
+    def _open(self, width: int, height: int) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"bad frame size {width}x{height}")
+        self.size = (width, height)
+        self._container = av.open(
+            str(self._tmp), mode="w", format="mp4",
+            options={"movflags": "+faststart"},  # index first: plays while loading
+        )
+        rate = Fraction(self.fps).limit_denominator(1001000)
+        stream = self._container.add_stream("libx264", rate=rate)
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        options = dict(self._codec_options)
+        if self._threads:
+            options["threads"] = str(self._threads)
+        stream.options = options
+        self._stream = stream
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        """Append one HxWx3 uint8 BGR frame (the size must match the video's)."""
+        if self._stack is None:
+            raise RuntimeError("VideoSink.write() called outside its with-block")
+        frame = np.asarray(frame_bgr)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(
+                f"expected an HxWx3 uint8 frame, got {frame.dtype} {frame.shape}"
+            )
+        h, w = frame.shape[:2]
+        if self._container is None:
+            self._open(*(self.size or (w, h)))
+        if (w, h) != self.size:
+            raise ValueError(
+                f"frame {self.frames_written + 1} is {w}x{h}, video is "
+                f"{self.size[0]}x{self.size[1]}"
+            )
+        if w % 2 or h % 2:
+            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+        vframe.pts = self.frames_written
+        for packet in self._stream.encode(vframe):
+            self._container.mux(packet)
+        self.frames_written += 1
