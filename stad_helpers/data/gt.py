@@ -72,7 +72,7 @@ class MultiSportsGT:
     resolution: dict[str, tuple[int, int]]
     gttubes: dict[str, dict[int, list[np.ndarray]]]
     source: str | None = field(default=None, compare=False)
-    # Extra keys carried through unchanged (e.g. `idle_tracks` from importers).
+    # Extra keys carried through unchanged (e.g. `idle_tubes`, people present but not acting).
     extra: dict = field(default_factory=dict, compare=False)
 
     # ---- loading and saving -------------------------------------------------

@@ -1,0 +1,264 @@
+"""Time the conversions against the tutorial's scripts, checking equal output.
+
+    python benchmarks/bench_convert.py [--gt FULL_GT.pkl] [--repeat 2]
+        [--only det,ava,frames]
+
+- det-anno vs `projects/stad_tutorial/tools/generate_mmdet_anno.py` (taken from
+  the mmaction2 git mirror at run time with `git show`, never copied into this
+  repository), on a GT with the full MultiSports statistics (`make_full_gt.py`);
+  the two JSON files must hold the same content.
+- ava vs `tools/data/multisports/parse_anno.py` of the installed mmaction2
+  package, same GT; the CSVs must be byte-identical (and the label map equal to
+  mmaction2's `tools/data/multisports/label_map.txt` from the mirror).
+- frames: a plain sequential OpenCV read-and-imwrite loop (what
+  `generate_rgb.py` does) vs `extract_frames` with one process per core, on
+  synthetic 1280x720 videos; frames/s of each.
+
+Each side runs `--repeat` times, alternating, and the best time counts (the
+machine is shared; the best run is the least disturbed one). Every time
+includes loading the GT (ours also validates it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from argparse import Namespace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import stad_helpers  # noqa: E402, F401  (compat fixes before mmaction2 imports)
+
+MIRROR = Path("/work/.mirror/open-mmlab+mmaction2/repo")
+DET_SCRIPT = "projects/stad_tutorial/tools/generate_mmdet_anno.py"
+LABEL_MAP = "tools/data/multisports/label_map.txt"
+
+
+def _best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def _alternate(ours, theirs, repeat: int) -> tuple[float, float]:
+    """Best seconds of each, running them in turns."""
+    t_ours, t_theirs = [], []
+    for _ in range(repeat):
+        t_theirs.append(_best(theirs, 1))
+        t_ours.append(_best(ours, 1))
+    return min(t_ours), min(t_theirs)
+
+
+def _import_file(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _git_show(repo: Path, path: str) -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{path}"],
+                              check=True, capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _report(name: str, ours: float, theirs: float, target: float) -> dict:
+    ratio = theirs / ours
+    verdict = "ok" if ratio >= target else f"BELOW the {target:g}x target"
+    print(f"{name:10s} upstream {theirs:7.2f} s   ours {ours:6.2f} s   "
+          f"speed-up {ratio:5.1f}x  ({verdict})")
+    return {"upstream_s": theirs, "ours_s": ours, "speedup": ratio}
+
+
+def bench_det_anno(gt: Path, work: Path, repeat: int, repo: Path) -> dict | None:
+    from stad_helpers.convert import det_anno
+
+    source = _git_show(repo, DET_SCRIPT)
+    if source is None:
+        print(f"det-anno: skipped ({DET_SCRIPT} not in {repo})")
+        return None
+    script = work / "upstream" / "generate_mmdet_anno.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(source)
+    upstream = _import_file(script, "generate_mmdet_anno")
+    theirs_out, ours_out = work / "up_det.json", work / "our_det.json"
+    args = Namespace(stad_anno=str(gt), det_path=str(theirs_out))
+    ours, theirs = _alternate(lambda: det_anno(gt, ours_out),
+                              lambda: upstream.generate_mmdet_coco_anno(args), repeat)
+    for split in ("train", "val"):
+        a = json.loads(Path(f"{str(ours_out)[:-5]}_{split}.json").read_text())
+        b = json.loads(Path(f"{str(theirs_out)[:-5]}_{split}.json").read_text())
+        assert a == b, f"det-anno {split}: output differs from upstream's"
+        print(f"det-anno {split}: equal ({len(a['images'])} images, "
+              f"{len(a['annotations'])} boxes)")
+    return _report("det-anno", ours, theirs, 10)
+
+
+def bench_ava(gt: Path, work: Path, repeat: int, repo: Path) -> dict:
+    import mmaction
+
+    from stad_helpers.convert import ava
+
+    mim = Path(mmaction.__file__).parent / ".mim"
+    script = mim / "tools/data/multisports/parse_anno.py"
+    upstream = _import_file(script, "parse_anno")
+    data = work / "ava_data"
+    (data / "annotations").mkdir(parents=True, exist_ok=True)
+    (data / "test").mkdir(exist_ok=True)
+    shutil.copy(gt, data / "annotations/multisports_GT.pkl")
+    theirs_root, ours_dir = work / "ava_up", work / "ava_ours"
+
+    def theirs():
+        shutil.rmtree(theirs_root, ignore_errors=True)  # it must not exist
+        upstream.parse_anno(Namespace(data_root=str(data), out_root=str(theirs_root),
+                                      dump_proposals=False))
+
+    ours, theirs_s = _alternate(lambda: ava(gt, ours_dir), theirs, repeat)
+    for split in ("train", "val"):
+        a = (ours_dir / f"multisports_{split}.csv").read_bytes()
+        b = (theirs_root / f"annotations/multisports_{split}.csv").read_bytes()
+        assert a == b, f"ava {split}: CSV differs from parse_anno.py's"
+        rows = a.count(b"\n")
+        print(f"ava {split}: byte-identical ({rows} rows)")
+    label_map = _git_show(repo, LABEL_MAP)
+    if label_map is not None:
+        same = (ours_dir / "multisports_label_map.txt").read_text() == label_map
+        print(f"ava label map: {'equal to' if same else 'DIFFERENT from'} {LABEL_MAP}")
+    return _report("ava", ours, theirs_s, 5)
+
+
+def opencv_loop(videos_root: Path, out_dir: Path, threads: int = 0) -> int:
+    """The baseline: generate_rgb.py's loop, over every sport folder.
+
+    `threads`: OpenCV's FFmpeg decoder threads; 0 is OpenCV's default (one per
+    core: the "sequential" loop then decodes on every core), 1 makes the loop
+    truly single-threaded.
+    """
+    import cv2
+
+    params = [cv2.CAP_PROP_N_THREADS, threads] if threads else []
+    n = 0
+    for split in ("trainval", "test"):
+        for sport in sorted((videos_root / split).iterdir()):
+            for clip in sorted(sport.glob("*.mp4")):
+                save_dir = out_dir / sport.name / clip.stem
+                save_dir.mkdir(parents=True, exist_ok=True)
+                cap = cv2.VideoCapture(str(clip), cv2.CAP_FFMPEG, params)
+                i = 1
+                while cap.isOpened():
+                    ret, frame = cap.read()
+                    if not ret:
+                        break
+                    cv2.imwrite(str(save_dir / f"{i:05d}.jpg"), frame)
+                    i += 1
+                    n += 1
+                cap.release()
+    return n
+
+
+def bench_frames(work: Path, repeat: int, videos: int, frames: int,
+                 workers: int | None) -> dict:
+    from stad_helpers.convert import extract_frames
+    from stad_helpers.data.synth import make_synthetic_dataset
+
+    root = work / "videos"
+    if not (root / "annotations/multisports_GT.pkl").exists():
+        print(f"frames: making {videos} synthetic 1280x720 videos of ~{frames} frames")
+        make_synthetic_dataset(root, seed=0, videos=videos, frames=frames, width=1280,
+                               height=720, progress=False)
+    counts: dict[str, int] = {}
+    out = work / "frames_out"
+
+    def run(name, fn):
+        def go():
+            shutil.rmtree(out, ignore_errors=True)
+            counts[name] = fn()
+        return go
+
+    runs = {
+        "opencv loop": run("opencv loop", lambda: opencv_loop(root, out)),
+        "opencv loop, 1 decode thread": run(
+            "opencv loop, 1 decode thread", lambda: opencv_loop(root, out, threads=1)),
+        "ours": run("ours", lambda: extract_frames(root, out, workers=workers,
+                                                   progress=False).frames),
+    }
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeat):  # in turns, so a busy moment hits all alike
+        for name, fn in runs.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    shutil.rmtree(out, ignore_errors=True)
+    assert len(set(counts.values())) == 1, counts
+    n = counts["ours"]
+    fps = {name: n / t for name, t in best.items()}
+    for name, value in fps.items():
+        ratio = fps["ours"] / value
+        note = "" if name == "ours" else f"   ours / this = {ratio:4.2f}x" + (
+            "" if ratio >= 1.8 else "  (below 1.8x)")
+        print(f"frames     {name:30s} {value:6.1f} frames/s{note}")
+    print(f"           [{n} frames of 1280x720, {workers or os.cpu_count()} workers, "
+          f"written to {work}]")
+    return {"frames": n, "fps": fps,
+            "ratio_vs_opencv_default": fps["ours"] / fps["opencv loop"],
+            "ratio_vs_opencv_1_thread":
+                fps["ours"] / fps["opencv loop, 1 decode thread"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gt", type=Path, help="full-statistics GT (made if absent)")
+    parser.add_argument("--work", type=Path,
+                        help="scratch folder (default: a temp dir)")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--only", default="det,ava,frames")
+    parser.add_argument("--videos", type=int, default=6)
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--mmaction2-repo", type=Path, default=MIRROR)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench_convert_"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"cores: {os.cpu_count()}, load average: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; scratch: {work}")
+    gt = args.gt or work / "full_gt.pkl"
+    if ({"det", "ava"} & only) and not gt.exists():
+        from make_full_gt import make_full_gt
+
+        from stad_helpers.fileio import dump_pickle
+
+        dump_pickle(make_full_gt(0), gt)
+    figures = {}
+    if "det" in only:
+        figures["det_anno"] = bench_det_anno(gt, work, args.repeat, args.mmaction2_repo)
+    if "ava" in only:
+        figures["ava"] = bench_ava(gt, work, args.repeat, args.mmaction2_repo)
+    if "frames" in only:
+        figures["frames"] = bench_frames(work, args.repeat, args.videos, args.frames,
+                                         args.workers)
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""`stad convert ...`: the tutorial's data conversions (see `stad_helpers.convert`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("convert",
+                            help="convert annotations, videos and detections",
+                            description="Convert data between the tutorial's formats.")
+    conv = parser.add_subparsers(dest="conversion", metavar="CONVERSION")
+    conv.required = True
+
+    p = conv.add_parser("det-anno", help="GT tubes -> COCO person boxes "
+                        "(OUT_train.json, OUT_val.json)")
+    p.add_argument("gt", help="multisports_GT.pkl")
+    p.add_argument("out", help="OUT.json; writes OUT_train.json and OUT_val.json")
+    p.set_defaults(func=_det_anno)
+
+    p = conv.add_parser("frames", help="videos -> rawframes <sport>/<video>/00001.jpg")
+    p.add_argument("videos_root", help="folder of <sport>/<video>.mp4, or a "
+                   "MultiSports root with trainval/ and test/")
+    p.add_argument("out_dir")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes (default: one per CPU core)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_frames)
+
+    p = conv.add_parser("infer-anno", help="rawframes -> COCO image list for the "
+                        "person detector")
+    p.add_argument("frames_dir")
+    p.add_argument("out", help="OUT.json")
+    p.add_argument("--classes", nargs="+", default=["person"])
+    p.add_argument("--gt", default=None, help="list only the annotated frames of "
+                   "this multisports_GT.pkl (all the action detector needs)")
+    p.set_defaults(func=_infer_anno)
+
+    p = conv.add_parser("proposals", help="detector results -> AVA proposals "
+                        "(OUT_train.pkl, OUT_val.pkl)")
+    p.add_argument("det_results", help="results pickle (list of per-image dicts)")
+    p.add_argument("gt", help="multisports_GT.pkl")
+    p.add_argument("out", help="OUT.pkl; writes OUT_train.pkl and OUT_val.pkl")
+    p.add_argument("--min-coverage", type=float, default=None,
+                   help="fail if fewer annotated keyframes have a proposal "
+                   "(default 0.9)")
+    p.set_defaults(func=_proposals)
+
+    p = conv.add_parser("ava", help="GT tubes -> multisports_{train,val}.csv and "
+                        "label map")
+    p.add_argument("gt", help="multisports_GT.pkl")
+    p.add_argument("out_dir")
+    p.set_defaults(func=_ava)
+
+
+def _det_anno(args: argparse.Namespace) -> int:
+    from ..convert import det_anno
+
+    for path in det_anno(args.gt, args.out).values():
+        print(path)
+    return 0
+
+
+def _frames(args: argparse.Namespace) -> int:
+    from ..convert import extract_frames
+
+    print(extract_frames(args.videos_root, args.out_dir, workers=args.workers,
+                         progress=not args.no_progress, quality=args.quality))
+    return 0
+
+
+def _infer_anno(args: argparse.Namespace) -> int:
+    from ..convert import infer_anno
+
+    print(infer_anno(args.frames_dir, args.out, classes=args.classes, gt=args.gt))
+    return 0
+
+
+def _proposals(args: argparse.Namespace) -> int:
+    from ..convert import proposals
+    from ..convert.proposals import MIN_COVERAGE
+
+    cov = MIN_COVERAGE if args.min_coverage is None else args.min_coverage
+    report = proposals(args.det_results, args.gt, args.out, min_coverage=cov)
+    for split in ("train", "val"):
+        print(f"{report[split]}  (coverage {report['coverage'][split]:.1%} of "
+              f"{report['keyframes'][split]} keyframes)")
+    return 0
+
+
+def _ava(args: argparse.Namespace) -> int:
+    from ..convert import ava
+
+    for path in ava(args.gt, args.out_dir).values():
+        print(path)
+    return 0

@@ -1,0 +1,115 @@
+"""GT tubes -> COCO person boxes to train the detector (`stad convert det-anno`).
+
+The tutorial's `generate_mmdet_anno.py`, vectorized: one COCO image per
+annotated frame (`file_name = 'sport/video/00017.jpg'`, relative to the rawframes
+folder), one `person` box (category id 0, as upstream) per tube box on it, for the
+train and the test split (`OUT_train.json`, `OUT_val.json`). Images, boxes and
+ids come out in the same order as upstream's, so the JSON is equal to its output.
+Boxes in the optional `idle_tubes` (people present but not acting) are added as
+persons too, after the action boxes of their video: they are people, and a
+detector trained without them learns that idle people are background.
+
+Used in: 02_person_detector.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..data.gt import MultiSportsGT
+from ..fileio import atomic_open
+from . import _text
+from ._common import as_gt, split_output
+
+SPLITS = {"train": "train", "val": "test"}  # output suffix -> GT split
+CATEGORIES = [{"id": 0, "name": "person"}]
+
+
+def det_anno(gt: MultiSportsGT | str | os.PathLike,
+             out_json: str | os.PathLike) -> dict[str, Path]:
+    """Write `OUT_train.json` and `OUT_val.json` (COCO, one class: person)."""
+    gt = as_gt(gt)
+    targets = {split: Path(split_output(out_json, ".json", split)) for split in SPLITS}
+    texts = {split: coco_json(gt, gt.split_videos(SPLITS[split])) for split in SPLITS}
+    for split, path in targets.items():  # both computed first: no half set on error
+        with atomic_open(path, "wb") as fh:
+            fh.writelines(texts[split])
+    return targets
+
+
+def coco_json(gt: MultiSportsGT, videos: list[str]) -> list[bytes]:
+    """The COCO JSON for `videos`, byte for byte what `json.dumps` would write.
+
+    As a list of pieces to write in order (see `_text.render`).
+    """
+    table = gt.box_table(videos)
+    video, frame, xyxy = table.video, table.frame, table.xyxy
+    idle = _idle_rows(gt.extra.get("idle_tubes") or {}, videos)
+    if idle is not None:
+        # Idle boxes go after their video's action boxes (stable sort by video).
+        order = np.argsort(np.r_[video, idle[0]], kind="stable")
+        video = np.r_[video, idle[0]][order]
+        frame = np.r_[frame, idle[1]][order]
+        xyxy = np.concatenate([xyxy, idle[2]])[order]
+
+    # One image per (video, frame), in order of first appearance like upstream.
+    key = video.astype(np.int64) * (int(frame.max(initial=0)) + 1) + frame
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    image_order = np.argsort(first, kind="stable")
+    rank = np.empty_like(image_order)
+    rank[image_order] = np.arange(len(image_order))
+    image_of_row = rank[inverse.ravel()]
+    first_rows = first[image_order]
+
+    # '{"file_name": "sport/video/00017.jpg", "height": 720, "width": 1280, "id": 0}'
+    heads, tails = [], []
+    for v in videos:
+        h, w = gt.resolution[v]
+        heads.append('{"file_name": "' + json.dumps(v)[1:-1] + "/")
+        tails.append(f'.jpg", "height": {int(h)}, "width": {int(w)}, "id": ')
+    img_video = video[first_rows]
+    images = _text.render(len(first_rows), [
+        _text.Lit(", "), _text.Pick(heads, img_video),
+        _text.Int(frame[first_rows], zero_pad=5), _text.Pick(tails, img_video),
+        _text.Int(np.arange(len(first_rows))), _text.Lit("}"),
+    ])
+
+    # Annotations grouped by image, original order within an image; float32
+    # arithmetic like upstream, whose numpy scalars json writes as float64.
+    order = np.argsort(image_of_row, kind="stable")
+    boxes = xyxy[order]
+    x1, y1 = boxes[:, 0], boxes[:, 1]
+    bw, bh = boxes[:, 2] - x1, boxes[:, 3] - y1
+    annotations = _text.render(len(order), [
+        _text.Lit(', {"area": '), _text.Repr(bw * bh),
+        _text.Lit(', "image_id": '), _text.Int(image_of_row[order]),
+        _text.Lit(', "bbox": ['), _text.Repr(x1), _text.Lit(", "), _text.Repr(y1),
+        _text.Lit(", "), _text.Repr(bw), _text.Lit(", "), _text.Repr(bh),
+        _text.Lit('], "category_id": 0, "iscrowd": 0, "id": '),
+        _text.Int(np.arange(len(order))), _text.Lit("}"),
+    ])
+    # Every row starts with ', '; the first row of a list must not.
+    for rows in (images, annotations):
+        if rows:
+            rows[0] = rows[0][2:]
+    return [b'{"images": [', *images, b'], "annotations": [', *annotations,
+            b'], "categories": ', json.dumps(CATEGORIES).encode(), b"}"]
+
+
+def _idle_rows(idle_tubes: dict, videos: list[str]):
+    """(video index, frame, xyxy) of the idle boxes of `videos`, or None."""
+    arrays, owners = [], []
+    for vi, v in enumerate(videos):
+        for tube in idle_tubes.get(v, ()):
+            if len(tube):
+                arrays.append(np.asarray(tube, np.float32))
+                owners.append(np.full(len(tube), vi, np.int32))
+    if not arrays:
+        return None
+    rows = np.concatenate(arrays)
+    return (np.concatenate(owners), np.rint(rows[:, 0]).astype(np.int32),
+            np.ascontiguousarray(rows[:, 1:5]))

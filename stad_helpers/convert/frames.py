@@ -1,0 +1,442 @@
+"""Videos -> rawframes `<sport>/<video>/00001.jpg` (`stad convert frames`).
+
+The tutorial's `generate_rgb.py` handles one hard-coded sport, one frame at a
+time, and cannot tell a finished folder from one an interrupted run left
+behind. Here:
+
+- every sport folder is found (`<root>/<sport>/<video>.mp4`). If the root
+  has `trainval/` or `test/` (a MultiSports root), the videos of both go into
+  the same `OUT/<sport>/<video>/` folders: AVA keys and detector file names
+  have no split in them, so one frames folder serves train and val;
+- work is spread over processes. Each video is first indexed (its packets
+  demuxed, no decoding: the frame count, and where the keyframes are), then cut
+  at keyframes into chunks of similar size, so a few long videos still keep
+  every core busy; a chunk decodes from its keyframe, no frame twice;
+- a folder is complete only when its marker `.done` exists (JSON: frame count,
+  size, source). It is written last, after every frame of every chunk, and the
+  number of frames written must equal the number of frames in the file (a
+  truncated or corrupt video is an error naming it, its folder removed). A
+  later run skips complete folders and redoes any other from scratch.
+
+JPEG quality 95 is OpenCV's default, i.e. what `generate_rgb.py` writes.
+
+Used in: 02_person_detector, 03_action_detector.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StadError
+from ..fileio import atomic_open
+
+MARKER = ".done"
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+SPLIT_DIRS = ("trainval", "test")
+JPEG_QUALITY = 95
+MIN_CHUNK = 96  # frames; smaller pieces cost more in seeking than they balance
+
+
+@dataclass
+class FramesSummary:
+    """What `extract_frames` did."""
+
+    out_dir: Path
+    videos: int = 0  # videos found
+    extracted: int = 0  # extracted by this run
+    skipped: int = 0  # already complete
+    frames: int = 0  # frames written by this run
+    seconds: float = 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.videos} videos: {self.extracted} extracted ({self.frames} "
+                f"frames, {self.frames_per_second:.0f} frames/s), {self.skipped} "
+                f"already complete -> {self.out_dir}")
+
+
+@dataclass(frozen=True)
+class _Video:
+    key: str  # 'sport/name'
+    src: Path
+    dest: Path
+
+
+@dataclass(frozen=True)
+class _Index:
+    """What demuxing a video tells: frames in presentation order, keyframes."""
+
+    nframes: int
+    height: int
+    width: int
+    pts: tuple  # presentation timestamps, sorted (frame i has pts[i]); () if unknown
+    keyframes: tuple  # frame indices where decoding can start
+
+
+def extract_frames(
+    videos_root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    workers: int | None = None,
+    progress: bool = True,
+    quality: int = JPEG_QUALITY,
+) -> FramesSummary:
+    """Extract every video under `videos_root` to `out_dir/<sport>/<video>/%05d.jpg`."""
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    videos = find_videos(videos_root, out_dir)
+    summary = FramesSummary(out_dir, videos=len(videos))
+    todo = [v for v in videos if not is_complete(v.dest, v.src)]
+    summary.skipped = len(videos) - len(todo)
+    workers = max(1, workers or _cpu_count())
+
+    from tqdm.auto import tqdm
+
+    errors: list[str] = []
+    with contextlib.closing(_run(todo, workers, quality)) as results:
+        next(results)  # workers start before tqdm starts its monitor thread
+        with tqdm(total=len(todo), unit="video", desc="extracting frames",
+                  disable=not progress or not todo) as bar:
+            for video, result in results:
+                if isinstance(result, Exception):
+                    shutil.rmtree(video.dest, ignore_errors=True)
+                    errors.append(str(result))
+                else:
+                    summary.extracted += 1
+                    summary.frames += result
+                bar.update(1)
+                rate = summary.frames / max(time.perf_counter() - start, 1e-9)
+                bar.set_postfix_str(f"{rate:.0f} frames/s")
+    summary.seconds = time.perf_counter() - start
+    if errors:
+        raise StadError(
+            f"{len(errors)} of {len(todo)} videos could not be extracted (their "
+            "folders were removed; the others are complete):\n  " + "\n  ".join(errors),
+            videos_root)
+    return summary
+
+
+def find_videos(videos_root: str | os.PathLike,
+                out_dir: str | os.PathLike = ".") -> list[_Video]:
+    """Every `<sport>/<video>.<ext>` under `videos_root` (or its trainval/, test/)."""
+    root = Path(videos_root)
+    if not root.is_dir():
+        raise StadError("videos folder not found", root)
+    split_roots = [root / d for d in SPLIT_DIRS if (root / d).is_dir()]
+    found: dict[str, Path] = {}
+    for base in split_roots or [root]:
+        for sport in sorted(p for p in base.iterdir() if p.is_dir()):
+            for src in sorted(sport.iterdir()):
+                if src.suffix.lower() not in VIDEO_SUFFIXES or src.name.startswith("."):
+                    continue
+                key = f"{sport.name}/{src.stem}"
+                if key in found:
+                    raise StadError(f"video {key!r} is both {found[key]} and {src}; "
+                                    "their frames would share one folder", root)
+                found[key] = src
+    if not found:
+        raise StadError("no videos found (expected <sport>/<video>.mp4, or trainval/ "
+                        "and test/ folders holding them)", root)
+    return [_Video(k, s, Path(out_dir) / k) for k, s in found.items()]
+
+
+def is_complete(dest: str | os.PathLike, src: str | os.PathLike | None = None) -> bool:
+    """True if `dest` holds all frames of a finished extraction (of `src`, if given)."""
+    marker = read_marker(dest)
+    if marker is None:
+        return False
+    if src is not None and marker.get("source_bytes") != _size(src):
+        return False  # the video changed since
+    return _count_jpgs(dest) == marker.get("frames")
+
+
+def read_marker(dest: str | os.PathLike) -> dict | None:
+    """The `.done` marker of a frames folder, or None if absent or unreadable."""
+    try:
+        marker = json.loads((Path(dest) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and "frames" in marker else None
+
+
+# ---------------------------------------------------------------------------
+# scheduling
+# ---------------------------------------------------------------------------
+def _run(todo: list[_Video], workers: int, quality: int) -> Iterator[tuple | None]:
+    """Yield None once the workers run, then (video, frames or exception) as
+    videos finish."""
+    if not todo or workers == 1:
+        yield None
+        for video in todo:
+            try:
+                yield video, _extract_whole(video, quality)
+            except StadError as exc:
+                yield video, exc
+        return
+    total_hint = len(todo)
+    with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
+        pending: dict[Future, tuple] = {}
+        state: dict[str, dict] = {}
+        # Index every video first (cheap); extraction chunks follow as they come in.
+        for video in sorted(todo, key=lambda v: -_size(v.src)):
+            pending[pool.submit(_index_video, str(video.src))] = ("index", video)
+        try:
+            yield None
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    kind, video, *rest = pending.pop(fut)
+                    st = state.setdefault(video.key, {"failed": False, "left": 0,
+                                                      "frames": 0})
+                    if st["failed"]:
+                        continue
+                    try:
+                        result = fut.result()
+                    except StadError as exc:
+                        st["failed"] = True
+                        yield video, exc
+                        continue
+                    if kind == "index":
+                        index: _Index = result
+                        st["index"] = index
+                        shutil.rmtree(video.dest, ignore_errors=True)
+                        video.dest.mkdir(parents=True)
+                        chunks = _chunks(index, workers, total_hint)
+                        st["left"] = len(chunks)
+                        for a, b in chunks:
+                            f = pool.submit(_extract_chunk, str(video.src),
+                                            str(video.dest), index, a, b, quality)
+                            pending[f] = ("chunk", video)
+                    else:
+                        st["frames"] += result
+                        st["left"] -= 1
+                        if st["left"] == 0:
+                            _finish(video, st["index"], st["frames"])
+                            yield video, st["frames"]
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+
+
+def _chunks(index: _Index, workers: int, n_videos: int) -> list[tuple[int, int]]:
+    """Frame ranges [a, b) starting at keyframes, about equal, for the pool."""
+    n = index.nframes
+    if not index.pts or n_videos >= 4 * workers:
+        return [(0, n)]  # enough videos to balance the pool; no seeking
+    per_video = -(-4 * workers // n_videos)  # about 4 pieces of work per process
+    target = max(MIN_CHUNK, n // per_video)
+    starts = [0]
+    for k in index.keyframes:
+        if k - starts[-1] >= target and n - k >= MIN_CHUNK // 2:
+            starts.append(k)
+    return list(zip(starts, starts[1:] + [n]))
+
+
+def _finish(video: _Video, index: _Index, frames: int) -> None:
+    if frames != index.nframes:  # pragma: no cover - chunks check their own counts
+        raise StadError(f"wrote {frames} frames, the video has {index.nframes}",
+                        video.src)
+    marker = {"frames": frames, "height": index.height, "width": index.width,
+              "source": str(video.src), "source_bytes": _size(video.src)}
+    with atomic_open(video.dest / MARKER, "w") as fh:
+        json.dump(marker, fh)
+
+
+def _extract_whole(video: _Video, quality: int) -> int:
+    """The one-process path: index, extract, mark (the caller cleans up on error)."""
+    index = _index_video(str(video.src))
+    shutil.rmtree(video.dest, ignore_errors=True)
+    video.dest.mkdir(parents=True)
+    frames = _extract_chunk(str(video.src), str(video.dest), index, 0, index.nframes,
+                            quality)
+    _finish(video, index, frames)
+    return frames
+
+
+# ---------------------------------------------------------------------------
+# work done in the worker processes
+# ---------------------------------------------------------------------------
+def _index_video(src: str) -> _Index:
+    """Demux (not decode) every packet: frame count, pts order, keyframes."""
+    import av
+
+    with _opened(src) as (container, stream):
+        width, height = stream.codec_context.width, stream.codec_context.height
+        declared = int(stream.frames or 0)
+        pts, keys = [], []
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.is_corrupt:
+                    raise StadError(f"video data ends inside frame {len(pts) + 1} "
+                                    "(file truncated or corrupt)", src)
+                pts.append(packet.pts)
+                keys.append(bool(packet.is_keyframe))
+        except (av.error.FFmpegError, OSError, EOFError) as exc:
+            raise StadError(f"cannot read frame {len(pts) + 1} ({exc})", src) from None
+    if not pts:
+        raise StadError("video has no frames", src)
+    if declared and len(pts) < declared:
+        raise StadError(f"only {len(pts)} of the {declared} frames the file declares "
+                        "can be read (file truncated?)", src)
+    if width <= 0 or height <= 0:
+        raise StadError("video stream has no frame size (corrupt header?)", src)
+    if any(p is None for p in pts) or len(set(pts)) != len(pts):
+        return _Index(len(pts), height, width, (), ())  # no seeking: one chunk
+    order = sorted(range(len(pts)), key=pts.__getitem__)
+    rank = {i: r for r, i in enumerate(order)}
+    # Decoding can start at keyframe packet i if it is also frame i and every
+    # later packet shows a later frame (no open GOP reaching back over it).
+    keyframes, later_min = [], len(pts)
+    for i in range(len(pts) - 1, 0, -1):
+        if keys[i] and rank[i] == i < later_min:
+            keyframes.append(i)
+        later_min = min(later_min, rank[i])
+    return _Index(len(pts), height, width, tuple(pts[i] for i in order),
+                  tuple(sorted(keyframes)))
+
+
+def _extract_chunk(src: str, dest: str, index: _Index, a: int, b: int,
+                   quality: int) -> int:
+    """Decode frames [a, b) (0-based) and write them as dest/%05d.jpg (1-based)."""
+    import av
+    import cv2
+
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    to_bgr = _BgrConverter(index.width, index.height)
+    written = 0
+    position = {p: i for i, p in enumerate(index.pts)} if index.pts else None
+    with _opened(src) as (container, stream):
+        stream.codec_context.thread_count = 1  # one process per core already
+        i = a - 1
+        try:
+            if a > 0:
+                container.seek(index.pts[a], stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if position is None:
+                    i += 1
+                elif frame.pts in position:
+                    i = position[frame.pts]
+                else:
+                    raise StadError(f"decoded a frame with timestamp {frame.pts}, "
+                                    "which no packet has (corrupt video?)", src)
+                if i < a:
+                    continue
+                if i >= b:
+                    break
+                path = os.path.join(dest, f"{i + 1:05d}.jpg")
+                if not cv2.imwrite(path, to_bgr(frame), params):
+                    raise StadError(f"could not write frame {i + 1}", dest)
+                written += 1
+        except (av.error.FFmpegError, OSError, EOFError) as exc:
+            raise StadError(f"cannot decode frame {i + 2} ({type(exc).__name__}: "
+                            f"{exc})", src) from None
+    if written != b - a:
+        raise StadError(f"decoded {written} of frames {a + 1}..{b}; the file holds "
+                        f"{index.nframes} frames (truncated or corrupt video?)", src)
+    return written
+
+
+class _BgrConverter:
+    """Decoded frame -> BGR array, in buffers reused from frame to frame.
+
+    A fresh 2.7 MB array per 720p frame (what `to_ndarray` returns) costs more
+    than the colour conversion itself on machines where new memory is slow to
+    fault in. For the usual limited-range yuv420p the planes are copied into one
+    I420 buffer and converted by OpenCV (BT.601, as OpenCV's own VideoCapture
+    does); any other format goes through PyAV.
+    """
+
+    def __init__(self, width: int, height: int):
+        self.size = (width, height)
+        self.fast = width % 2 == 0 and height % 2 == 0
+        if self.fast:
+            w, h = width, height
+            self.yuv = np.empty((h * 3 // 2, w), np.uint8)
+            flat = self.yuv.reshape(-1)
+            q = (h // 2) * (w // 2)
+            self.planes = (self.yuv[:h], flat[h * w:h * w + q].reshape(h // 2, w // 2),
+                           flat[h * w + q:].reshape(h // 2, w // 2))
+            self.bgr = np.empty((h, w, 3), np.uint8)
+
+    def __call__(self, frame) -> np.ndarray:
+        import cv2
+
+        if not (self.fast and frame.format.name == "yuv420p"
+                and (frame.width, frame.height) == self.size
+                and frame.color_range != 2):  # 2: full ("JPEG") range
+            return frame.to_ndarray(format="bgr24")
+        for dst, plane in zip(self.planes, frame.planes):
+            rows = np.frombuffer(plane, np.uint8).reshape(dst.shape[0], plane.line_size)
+            np.copyto(dst, rows[:, :dst.shape[1]])
+        return cv2.cvtColor(self.yuv, cv2.COLOR_YUV2BGR_I420, dst=self.bgr)
+
+
+@contextlib.contextmanager
+def _opened(src: str):
+    """`with _opened(path) as (container, stream)`: the first video stream."""
+    import av
+
+    try:
+        container = av.open(src)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise StadError(f"cannot open video ({exc}); truncated or not a video?",
+                        src) from None
+    try:
+        if not container.streams.video:
+            raise StadError("no video stream in file", src)
+        yield container, container.streams.video[0]
+    finally:
+        container.close()
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------
+def _count_jpgs(dest: str | os.PathLike) -> int:
+    try:
+        return sum(1 for e in os.scandir(dest) if e.name.endswith(".jpg"))
+    except OSError:
+        return -1
+
+
+def _size(path: str | os.PathLike) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _mp_context():
+    """fork when this process runs no other thread (fast: workers start with the
+    modules loaded), else forkserver (forking a threaded process, e.g. a notebook
+    kernel, can deadlock), else the platform's spawn."""
+    import multiprocessing
+    import threading
+
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return get_context("fork")
+    return get_context("forkserver" if "forkserver" in methods else "spawn")
