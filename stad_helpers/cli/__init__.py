@@ -14,7 +14,9 @@ import sys
 from ..errors import StadError
 
 # Modules in this package that add subcommands, in `stad --help` order.
-GROUPS = ("doctor", "data", "convert", "train", "detect", "evaluate", "demo", "run_all")
+# "own_data" adds `import`/`export` to the `data` group, so it comes after "data".
+GROUPS = ("doctor", "data", "own_data", "convert", "train", "detect", "evaluate",
+          "demo", "run_all")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,23 @@
+"""`stad run-all`: the whole tutorial, end to end (what `make tutorial` runs)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run-all", help="run the whole tutorial end to end")
+    p.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--data", help="MultiSports-layout folder (default: synthetic)")
+    p.add_argument("--work-dir", default="work_dirs/tutorial")
+    p.add_argument("--demo-video", help="video for the demo (default: a test video)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic dataset")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from ..pipeline import format_summary, run_all
+
+    result = run_all(profile=args.profile, data=args.data, work_dir=args.work_dir,
+                     demo_video=args.demo_video, seed=args.seed)
+    print(format_summary(result))
+    print(f"summary: {result.work_dir / 'summary.json'}")
+    return 0
