@@ -235,14 +235,20 @@ class Tutorial:
                           cfg_options=self.cfg_options.get("action"),
                           det_results=self.det_results, progress=self.progress)
 
-    def _demo(self) -> None:
-        from . import action, demo
+    def action_options(self) -> dict[str, Any]:
+        """cfg-options pointing the action config at this dataset (plus overrides)."""
+        from . import action
 
-        options = {**action.data_options(self.data_root),
-                   **self.cfg_options.get("action", {})}
+        return {**action.data_options(self.data_root),
+                **self.cfg_options.get("action", {})}
+
+    def _demo(self) -> None:
+        from . import demo
+
         demo.demo(self.demo_input(), self.demo_mp4, self.configs["action_config"],
                   self.action_checkpoint(), self.configs["det_config"],
-                  self.det_checkpoint(), progress=self.progress, cfg_options=options)
+                  self.det_checkpoint(), progress=self.progress,
+                  cfg_options=self.action_options())
 
     def ensure(self, name: str) -> None:
         """Run stage `name` and every stage before it whose outputs are stale."""
