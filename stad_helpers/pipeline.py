@@ -31,12 +31,12 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 # start from pretrained weights (downloaded by MMEngine, so it needs internet).
 PROFILES: dict[str, dict[str, str]] = {
     "cpu": {
-        "det_config": "det/faster-rcnn_r18-slim_fpn_256px-600it_synth-multisports-person.py",
+        "det_config": "det/faster-rcnn_r18-slim_fpn_256px-1k_synth-multisports-person.py",
         "action_config": "action/slowonly_r18-slim_8x4x1-20e_synth-multisports-rgb.py",
     },
     "gpu": {
         "det_config": "det/faster-rcnn_r50-caffe_fpn_ms-1x_multisports-person.py",
-        "action_config": "action/slowonly_k400-pretrained-r50_8xb16-4x16x1-8e_multisports-rgb.py",
+        "action_config": "action/slowonly_k400-pretrained-r50_1xb2-4x16x1-8e_multisports-rgb.py",
     },
 }
 
