@@ -1,0 +1,58 @@
+"""`stad demo VIDEO OUT.mp4`: section 4's inference demo, with the tutorial's flags.
+
+Detects people, recognizes their actions, and writes an H.264 mp4 with boxes and
+labels plus OUT.json with every output frame's boxes, labels and scores. Thin
+layer over `stad_helpers.demo.demo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="annotate a video with people and their actions")
+    p.add_argument("video", metavar="VIDEO", type=Path, help="input video (any mp4)")
+    p.add_argument("out", metavar="OUT.mp4", type=Path,
+                   help="annotated video (OUT.json gets the detections)")
+    p.add_argument("--config", required=True, type=Path,
+                   help="action detector config")
+    p.add_argument("--checkpoint", required=True,
+                   help="action detector checkpoint (file or URL)")
+    p.add_argument("--det-config", required=True, type=Path,
+                   help="person detector config")
+    p.add_argument("--det-checkpoint", required=True,
+                   help="person detector checkpoint (file or URL)")
+    p.add_argument("--det-score-thr", type=float, default=0.5,
+                   help="keep people scoring at least this (default: 0.5)")
+    p.add_argument("--action-score-thr", type=float, default=0.4,
+                   help="show actions scoring above this (default: 0.4)")
+    p.add_argument("--label-map", type=Path,
+                   help="'id: name' lines (default: the labels of the config's GT)")
+    p.add_argument("--predict-stepsize", type=int, default=8,
+                   help="one prediction per this many frames (default: 8)")
+    p.add_argument("--output-stepsize", type=int, default=1,
+                   help="write one frame per this many (default: 1)")
+    p.add_argument("--output-fps", type=float, default=None,
+                   help="frame rate of OUT.mp4 (default: real time)")
+    p.add_argument("--device", default=None,
+                   help="cpu or cuda (default: cuda if available)")
+    p.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..demo import demo
+
+    start = time.perf_counter()
+    mp4, json_path = demo(
+        args.video, args.out, args.config, args.checkpoint, args.det_config,
+        args.det_checkpoint, det_score_thr=args.det_score_thr,
+        action_score_thr=args.action_score_thr, label_map=args.label_map,
+        predict_stepsize=args.predict_stepsize,
+        output_stepsize=args.output_stepsize, output_fps=args.output_fps,
+        device=args.device)
+    print(f"{mp4}  ({time.perf_counter() - start:.1f} s)")
+    print(json_path)
+    return 0

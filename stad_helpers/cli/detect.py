@@ -1,0 +1,57 @@
+"""`stad detect DET_CONFIG DET_CKPT --data D --out DET.pkl`: section 2's inference.
+
+Runs the person detector over every frame of every annotated video and writes the
+detection results (the tutorial's `ms_det_proposals.pkl`, which `stad convert
+proposals` turns into the action detector's proposal files). `--proposals OUT.pkl`
+does that conversion too, in the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "detect", help="run the person detector over every frame of the dataset")
+    p.add_argument("det_config", metavar="DET_CONFIG", type=Path)
+    p.add_argument("det_checkpoint", metavar="DET_CKPT",
+                   help="checkpoint file (or URL) of the detector")
+    p.add_argument("--data", type=Path, required=True, metavar="D",
+                   help="dataset folder (annotations/multisports_GT.pkl, trainval/)")
+    p.add_argument("--out", type=Path, required=True, metavar="DET_RESULTS.pkl",
+                   help="detection results, one entry per frame (the input of "
+                        "`stad convert proposals`)")
+    p.add_argument("--proposals", type=Path, metavar="OUT.pkl",
+                   help="also convert the results into OUT_train.pkl / OUT_val.pkl")
+    p.add_argument("--min-coverage", type=float, default=None, metavar="F",
+                   help="with --proposals: fail if fewer annotated keyframes have "
+                        "a proposal (default: the converter's, 0.9)")
+    p.add_argument("--source", choices=["video", "rawframes"], default="video",
+                   help="read frames from the videos (default, no rawframes "
+                        "needed) or from D/rawframes")
+    p.add_argument("--score-thr", type=float, default=0.05,
+                   help="drop boxes scoring below this (default: 0.05)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if "
+                                                  "available)")
+    p.set_defaults(func=_detect)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from ..detector import detect, make_proposals
+
+    start = time.perf_counter()
+    out = detect(args.det_config, args.det_checkpoint, args.data, args.out,
+                 source=args.source, score_thr=args.score_thr,
+                 batch_size=args.batch_size, device=args.device)
+    print(f"{out}  ({time.perf_counter() - start:.1f} s)")
+    if args.proposals is not None:
+        report = make_proposals(out, args.data, args.proposals, args.min_coverage)
+        for split in ("train", "val"):
+            print(f"{report[split]}  (proposals for "
+                  f"{report['coverage'][split]:.1%} of "
+                  f"{report['keyframes'][split]} annotated keyframes)")
+    return 0

@@ -1,0 +1,52 @@
+"""`stad evaluate CONFIG CHECKPOINT`: section 3's evaluation.
+
+Runs the action detector over the val split and prints frame-mAP@0.5 and
+video-mAP@0.2/0.5 (MMAction2's MultiSports metric), with `--det-results` also the
+person detector's bbox AP50; writes metrics.json and per_class_ap.csv into
+`--out-dir`. Thin layer over `stad_helpers.evaluate.evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="frame-mAP, video-mAP (and detector AP50)")
+    p.add_argument("config", metavar="CONFIG", type=Path,
+                   help="action detector config (configs/action/...)")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="its trained checkpoint (file or URL)")
+    p.add_argument("--data", type=Path, metavar="DIR",
+                   help="dataset folder replacing the config's data paths")
+    p.add_argument("--out-dir", type=Path, default=Path("work_dirs/eval"),
+                   metavar="D", help="where metrics.json, per_class_ap.csv and "
+                                     "predictions.pkl go (default: work_dirs/eval)")
+    p.add_argument("--det-results", type=Path, metavar="PKL",
+                   help="`stad detect` results or proposals: also score the "
+                        "person detector (bbox AP50)")
+    p.add_argument("--det-anno", type=Path, metavar="JSON",
+                   help="val COCO JSON for --det-results (default: "
+                        "multisports_det_anno_val.json beside the GT)")
+    p.add_argument("--predictions", type=Path, metavar="PKL",
+                   help="score these saved predictions instead of running the model")
+    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE",
+                   help="override config settings (MMEngine's syntax)")
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..evaluate import evaluate
+    from .train import parse_cfg_options
+
+    result = evaluate(args.config, args.checkpoint, args.data, args.out_dir,
+                      cfg_options=parse_cfg_options(args.cfg_options),
+                      det_results=args.det_results, det_anno=args.det_anno,
+                      predictions=args.predictions)
+    names = ("det_ap50", "frame_map", "video_map_0.2", "video_map_0.5")
+    print("  ".join(f"{k} {result.metrics[k]:.3f}" for k in names
+                    if k in result.metrics))
+    print(result.json_path)
+    print(result.csv_path)
+    return 0

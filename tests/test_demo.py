@@ -1,0 +1,180 @@
+"""The demo: same clips as the dataset pipeline, any video size or length, H.264 out,
+frames streamed, a JSON that loads."""
+
+from __future__ import annotations
+
+import json
+import weakref
+
+import _action_data
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from _action_data import ACTION_CONFIG, DET_CONFIG
+
+import stad_helpers.demo as demo_module
+import stad_helpers.video as video_module
+from stad_helpers.action import data_options
+from stad_helpers.data.gt import video_path
+from stad_helpers.demo import ClipSampler, demo
+from stad_helpers.train import load_config
+from stad_helpers.video import VideoSink, iter_frames
+
+# Session fixtures of tests/_action_data.py
+tiny_action_data = _action_data.tiny_action_data
+untrained_checkpoints = _action_data.untrained_checkpoints
+
+
+def _val_dataset(cfg):
+    from mmaction.registry import DATASETS
+    from mmengine.registry import DefaultScope
+
+    from stad_helpers.registry import register_all
+
+    register_all()
+    with DefaultScope.overwrite_default_scope("mmaction"):
+        return DATASETS.build(cfg.test_dataloader.dataset)
+
+
+def test_demo_input_equals_the_dataset_pipelines(root, tiny_action_data):
+    """For keyframes at the start, middle and end of a video (clips clamped at
+    both ends), the demo's input tensor is the val dataset's, bit for bit."""
+    data, gt = tiny_action_data
+    cfg = load_config(root / ACTION_CONFIG, data_options(data))
+    dataset = _val_dataset(cfg)
+    sampler = ClipSampler(cfg)
+    by_video: dict[str, list[int]] = {}
+    for i in range(len(dataset)):
+        info = dataset.get_data_info(i)
+        by_video.setdefault(info["video_id"], []).append(i)
+    video_id, indices = next(iter(by_video.items()))
+    path = video_path(data, video_id.removesuffix(".mp4"))
+    frames = list(iter_frames(path, rgb=True))
+    picks = {indices[0], indices[len(indices) // 2], indices[-1]}
+    for i in picks:
+        info = dataset.get_data_info(i)
+        expected = dataset[i]
+        keyframe = info["timestamp"] - 1  # MultiSports timestamps are 1-based frames
+        clip_ids = sampler.indices(keyframe, len(frames))
+        ours = sampler.pack([frames[j] for j in clip_ids], info["proposals"], keyframe,
+                            video_id, cfg.num_classes)
+        assert ours["inputs"].dtype == expected["inputs"].dtype
+        assert torch.equal(ours["inputs"], expected["inputs"]), f"keyframe {keyframe}"
+        torch.testing.assert_close(ours["data_samples"].proposals.bboxes,
+                                   expected["data_samples"].proposals.bboxes)
+        assert ours["data_samples"].img_shape == expected["data_samples"].img_shape
+
+
+def test_clip_indices_match_sample_ava_frames_and_clamp(root):
+    sampler = ClipSampler(load_config(root / ACTION_CONFIG))
+    assert (sampler.clip_len, sampler.frame_interval) == (8, 4)
+    # Keyframe 20 of 100: 8 frames 4 apart, starting 16 before (as SampleAVAFrames
+    # in test mode; upstream's demo starts 12 before).
+    assert sampler.indices(20, 100).tolist() == list(range(4, 36, 4))
+    assert sampler.indices(2, 5).tolist() == [0, 0, 0, 0, 2, 4, 4, 4]
+    assert (sampler.before, sampler.after) == (16, 12)
+
+
+def _write_video(path, frames, fps=25.0):
+    with VideoSink(path, fps) as sink:
+        for frame in frames:
+            sink.write(frame)
+    return path
+
+
+def _resized_frames(src, size, count):
+    """`count` frames of `src` resized to `size` (w, h), the video looped as needed."""
+    frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in iter_frames(src)]
+    return [frames[i % len(frames)] for i in range(count)]
+
+
+def _codec(path) -> tuple[str, int, int, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        n = sum(1 for _ in container.decode(stream))
+        return stream.codec_context.name, stream.width, stream.height, n
+
+
+def _fixed_person(det_model, pipeline, frame_bgr, score_thr, cat_id=0):
+    h, w = frame_bgr.shape[:2]
+    return (np.array([[0.3 * w, 0.2 * h, 0.6 * w, 0.9 * h]], np.float32),
+            np.array([0.99], np.float32))
+
+
+@pytest.mark.slow
+def test_demo_on_another_size_with_the_real_detector(root, tiny_action_data,
+                                                     untrained_checkpoints, tmp_path):
+    data, gt = tiny_action_data
+    act, det = untrained_checkpoints
+    src = video_path(data, gt.test_videos[0])
+    # Wider than tall, unlike the training videos (4:3), and another size.
+    video = _write_video(tmp_path / "wide.mp4", _resized_frames(src, (250, 90), 40))
+    mp4, out_json = demo(video, tmp_path / "out" / "demo.mp4", root / ACTION_CONFIG,
+                         act, root / DET_CONFIG, det, det_score_thr=0.0,
+                         action_score_thr=0.0, output_stepsize=2, progress=False,
+                         device="cpu", cfg_options=data_options(data))
+    codec, w, h, n = _codec(mp4)
+    assert codec == "h264"
+    assert (w, h) == (250, 90)
+    assert n == 20
+    result = json.loads(out_json.read_text())
+    assert (result["width"], result["height"], result["nframes"]) == (250, 90, 40)
+    assert [f["frame"] for f in result["frames"]] == list(range(1, 41, 2))
+    assert result["classes"] == {str(i): name for i, name in enumerate(gt.labels)}
+    for frame in result["frames"]:
+        assert frame["keyframe"] == min((frame["frame"] - 1) // 8 * 8 + 4, 39) + 1
+        for det_ in frame["detections"]:
+            assert len(det_["box"]) == 4 and 0.0 <= det_["person_score"] <= 1.0
+            assert len(det_["labels"]) == len(det_["names"]) == len(det_["scores"])
+
+
+@pytest.mark.slow
+def test_demo_on_a_clip_shorter_than_the_window(root, tiny_action_data,
+                                                untrained_checkpoints, tmp_path,
+                                                monkeypatch):
+    """10 frames, where the model's window is 29: every frame still gets a
+    prediction (upstream's demo predicts nothing and crashes)."""
+    data, gt = tiny_action_data
+    act, det = untrained_checkpoints
+    src = video_path(data, gt.test_videos[0])
+    video = _write_video(tmp_path / "short.mp4", _resized_frames(src, (160, 120), 10))
+    monkeypatch.setattr(demo_module, "detect_people", _fixed_person)
+    mp4, out_json = demo(video, tmp_path / "short_out.mp4", root / ACTION_CONFIG, act,
+                         root / DET_CONFIG, det, action_score_thr=0.0,
+                         progress=False, device="cpu", cfg_options=data_options(data))
+    assert _codec(mp4)[0] == "h264" and _codec(mp4)[3] == 10
+    frames = json.loads(out_json.read_text())["frames"]
+    assert [f["keyframe"] for f in frames] == [5] * 8 + [10] * 2
+    for frame in frames:
+        (only,) = frame["detections"]
+        assert only["labels"] and only["scores"] == sorted(only["scores"], reverse=True)
+        assert only["names"][0] in gt.labels
+
+
+@pytest.mark.slow
+def test_demo_streams_frames(root, tiny_action_data, untrained_checkpoints, tmp_path,
+                             monkeypatch):
+    """The demo holds about one window of frames, never the whole video."""
+    data, gt = tiny_action_data
+    act, det = untrained_checkpoints
+    frames = _resized_frames(video_path(data, gt.test_videos[0]), (64, 48), 96)
+    video = _write_video(tmp_path / "long.mp4", frames)
+    alive: list[weakref.ref] = []
+    peak = [0]
+    real = video_module.iter_frames
+
+    def counting(path, rgb=False):
+        for frame in real(path, rgb=rgb):
+            peak[0] = max(peak[0], sum(r() is not None for r in alive))
+            alive.append(weakref.ref(frame))
+            yield frame
+
+    monkeypatch.setattr(video_module, "iter_frames", counting)
+    monkeypatch.setattr(demo_module, "detect_people", _fixed_person)
+    demo(video, tmp_path / "long_out.mp4", root / ACTION_CONFIG, act,
+         root / DET_CONFIG, det, progress=False, device="cpu",
+         cfg_options=data_options(data))
+    assert len(alive) == 96
+    assert peak[0] <= 16 + 12 + 8 + 1  # clip reach before + after + one segment
