@@ -156,7 +156,10 @@ def _history_buffer_getattr(obj, name):
     """
     from mmengine.logging import HistoryBuffer
 
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    # The class registers its defaults only when the first buffer is built, which
+    # may not have happened yet in the process that loads the checkpoint.
+    allowed = {"min", "max", "current", "mean", *HistoryBuffer._statistics_methods}
+    if obj is HistoryBuffer and name in allowed:
         return getattr(obj, name)
     raise TypeError(f"checkpoint may only look up HistoryBuffer statistics, not {name!r}")
 

@@ -78,6 +78,17 @@ def _hub_checkpoint() -> bytes:
     return buf.getvalue()
 
 
+def test_checkpoint_reloads_in_a_fresh_process(tmp_path):
+    # No HistoryBuffer has been built there yet, so its statistics registry is empty.
+    path = tmp_path / "ckpt.pth"
+    path.write_bytes(_hub_checkpoint())
+    res = run_python("import stad_helpers, torch, mmengine.runner.checkpoint\n"
+                     f"c = torch.load({str(path)!r})\n"
+                     "print(c['message_hub']['log_scalars']['loss'].mean())")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "0.75"
+
+
 def test_mmengine_checkpoints_reload_with_weights_only():
     import mmengine.runner.checkpoint  # noqa: F401  (installs the allowlist)
 
