@@ -4,19 +4,17 @@ Each fix is a no-op where its bug is absent, says which upstream version it is
 for, and how to tell it can be removed. Fixes that patch a module wait for that
 module's import (a post-import hook), so importing `stad_helpers` stays cheap.
 
-| fix                        | upstream                       | remove when               |
-|----------------------------|--------------------------------|---------------------------|
-| `drn_stub`                 | mmaction2 1.2.0 wheel lacks     | `mmaction.models.localizers.drn` ships |
-|                            | `models/localizers/drn`        |                           |
-| `importlib_metadata_alias` | mmaction2 1.2.0 imports         | mmaction2 uses `importlib.metadata` |
-|                            | `importlib_metadata`           |                           |
-| `checkpoint_safe_globals`  | torch >= 2.6 `weights_only=True`| mmengine passes weights_only / allows its types |
-|                            | vs mmengine 0.10.7 checkpoints |                           |
-| `vid_dets_score`           | mmaction2 1.2.0 `get_vid_dets`  | source no longer has `frm_det[3]]` |
-|                            | scores every box with the last |                           |
-|                            | detection's score              |                           |
-| `iou3dt_int`               | mmaction2 1.2.0 `iou3dt_voc`    | source no longer calls `int(np.where(` |
-|                            | `int()` on an array (numpy 2.4)|                           |
+Fixes (upstream bug -> remove when):
+- `drn_stub`: the mmaction2 1.2.0 wheel lacks `models/localizers/drn`
+  -> remove when the wheel ships it.
+- `importlib_metadata_alias`: mmaction2 1.2.0 imports `importlib_metadata`
+  -> remove when it uses `importlib.metadata`.
+- `checkpoint_safe_globals`: torch >= 2.6 loads with `weights_only=True`, which
+  refuses mmengine 0.10.7's checkpoints -> remove when mmengine allowlists its types.
+- `vid_dets_score`: mmaction2 1.2.0 `get_vid_dets` scores every box with the last
+  detection's score -> remove when its source no longer has `frm_det[3]]`.
+- `iou3dt_int`: mmaction2 1.2.0 `iou3dt_voc` calls `int()` on an array (numpy
+  2.4 refuses) -> remove when its source no longer calls `int(np.where(`.
 
 moviepy 2 removed `moviepy.editor`: `ipython_display` below imports the display
 function from wherever the installed moviepy has it. OpenCV: `opencv_problem`
@@ -161,7 +159,8 @@ def _history_buffer_getattr(obj, name):
     allowed = {"min", "max", "current", "mean", *HistoryBuffer._statistics_methods}
     if obj is HistoryBuffer and name in allowed:
         return getattr(obj, name)
-    raise TypeError(f"checkpoint may only look up HistoryBuffer statistics, not {name!r}")
+    raise TypeError(
+        f"checkpoint may only look up HistoryBuffer statistics, not {name!r}")
 
 
 def checkpoint_safe_globals() -> list:
@@ -226,7 +225,6 @@ def _get_vid_dets(self):
 def _iou3dt_voc(b1, b2, spatialonly=False, temporalonly=False):
     """mmaction2's iou3dt_voc with scalar indices (numpy 2.4 safe)."""
     import numpy as np
-
     from mmaction.evaluation.functional import multisports_utils as mu
 
     tmin = max(b1[0, 0], b2[0, 0])
@@ -289,7 +287,7 @@ def opencv_problem() -> str | None:
     except ImportError as exc:
         return f"cv2 does not import ({exc})"
     if not hasattr(cv2, "ximgproc"):
-        return "cv2 is opencv-python, not the opencv-contrib-python that mmaction2 wants"
+        return "cv2 is opencv-python, not opencv-contrib-python (mmaction2 wants it)"
     return None
 
 
