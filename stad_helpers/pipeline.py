@@ -29,14 +29,16 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 # What each profile trains. The CPU profile learns the synthetic dataset from
 # scratch with slim models; the GPU profile is the tutorial's own models, which
 # start from pretrained weights (downloaded by MMEngine, so it needs internet).
+# Config files are found by pattern so that a retuned schedule (which renames the
+# file, e.g. `-700it_`) needs no code change; each pattern must match one file.
 PROFILES: dict[str, dict[str, str]] = {
     "cpu": {
-        "det_config": "det/faster-rcnn_r18-slim_fpn_256px-1k_synth-multisports-person.py",
-        "action_config": "action/slowonly_r18-slim_8x4x1-20e_synth-multisports-rgb.py",
+        "det_config": "det/faster-rcnn_r18-slim_fpn_*_synth-multisports-person.py",
+        "action_config": "action/slowonly_r18-slim_*_synth-multisports-*.py",
     },
     "gpu": {
         "det_config": "det/faster-rcnn_r50-caffe_fpn_ms-1x_multisports-person.py",
-        "action_config": "action/slowonly_k400-pretrained-r50_1xb2-4x16x1-8e_multisports-rgb.py",
+        "action_config": "action/slowonly_k400-pretrained-r50_*_multisports-rgb.py",
     },
 }
 
@@ -77,8 +79,16 @@ def _mtime(path: Path) -> float:
 
 def profile_configs(profile: str) -> dict[str, Path]:
     if profile not in PROFILES:
-        raise StadError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
-    return {k: CONFIGS / v for k, v in PROFILES[profile].items()}
+        raise StadError(
+            f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+    found = {}
+    for key, pattern in PROFILES[profile].items():
+        matches = sorted(CONFIGS.glob(pattern))
+        if len(matches) != 1:
+            raise StadError(f"expected one config matching {pattern!r}, found "
+                            f"{[m.name for m in matches]}", CONFIGS)
+        found[key] = matches[0]
+    return found
 
 
 class Tutorial:
@@ -281,13 +291,18 @@ class Tutorial:
             "data": str(self.data_root), "det_checkpoint": str(self.det_checkpoint()),
             "action_checkpoint": str(self.action_checkpoint()),
             "metrics": str(self.eval_dir / "metrics.json"),
-            "demo": str(self.demo_mp4), "demo_json": str(self.demo_mp4.with_suffix(".json")),
+            "demo": str(self.demo_mp4),
+            "demo_json": str(self.demo_mp4.with_suffix(".json")),
         }
         return result
 
 
-def run_all(profile: str = "cpu", data: str | os.PathLike | None = None,
-            work_dir: str | os.PathLike = "work_dirs/tutorial", **kwargs) -> RunAllResult:
+def run_all(
+    profile: str = "cpu",
+    data: str | os.PathLike | None = None,
+    work_dir: str | os.PathLike = "work_dirs/tutorial",
+    **kwargs: Any,
+) -> RunAllResult:
     """Run every stage of the tutorial; return and save metrics, paths and timings."""
     tutorial = Tutorial(profile, data, work_dir, **kwargs)
     tutorial.ensure("demo")
