@@ -14,8 +14,11 @@ Used in: 02_person_detector, 05_your_own_data.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +32,6 @@ from .fileio import dump_pickle
 
 SOURCES = ("video", "rawframes")
 GT_REL = Path("annotations") / "multisports_GT.pkl"  # the GT inside a dataset folder
-DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 
 
 # ---------------------------------------------------------------------------
@@ -128,7 +130,7 @@ def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
     if "://" not in name and not Path(name).is_file():
         raise StadError("checkpoint file not found", name)
     try:
-        loaded = _load_checkpoint(name, map_location="cpu")
+        loaded = _load_checkpoint(name, map_location="cpu", logger="silent")
     except Exception as exc:  # noqa: BLE001 - unreadable file: the user's input
         raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
                         name) from None
@@ -196,6 +198,71 @@ def _check_training_data(cfg, config: str | os.PathLike) -> None:
         )
 
 
+def _stretch_schedule(config: str | os.PathLike, options: dict) -> dict:
+    """Options that end the LR schedule at an overridden `train_cfg.max_iters`.
+
+    Iteration-based schedulers that end where the config's training ends are moved
+    to end where the overridden one does (a shorter run still anneals), unless
+    the options replace the schedulers themselves.
+    """
+    from .train import load_config
+
+    if "train_cfg.max_iters" not in options or any(
+            k.startswith("param_scheduler") for k in options):
+        return {}
+    cfg = load_config(config)
+    old, new = cfg.train_cfg.get("max_iters"), int(options["train_cfg.max_iters"])
+    schedulers = cfg.get("param_scheduler")
+    if not isinstance(schedulers, list):
+        return {}
+    return {
+        f"param_scheduler.{i}.end": new
+        for i, sched in enumerate(schedulers)
+        if not sched.get("by_epoch", True) and sched.get("end") == old
+        and new > sched.get("begin", 0)
+    }
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Hide what pycocotools and MMEngine print while training; show it on errors."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield
+    except BaseException:
+        sys.stderr.write(captured.getvalue()[-5000:])
+        raise
+
+
+def _progress_hook():
+    """A tqdm bar over the training iterations, with the loss (rank 0 only)."""
+    from mmengine.dist import is_main_process
+    from mmengine.hooks import Hook
+
+    stream = sys.stderr  # bound now: stdout is silenced during training
+
+    class TrainProgress(Hook):
+        def before_train(self, runner) -> None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=runner.max_iters, initial=runner.iter, unit="iter",
+                            desc="train", file=stream,
+                            disable=not is_main_process())
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None) -> None:
+            self.bar.update(1)
+            if outputs and "loss" in outputs:
+                self.bar.set_postfix(loss=f"{float(outputs['loss']):.3f}",
+                                     refresh=False)
+
+        def after_train(self, runner) -> None:
+            self.bar.close()
+
+    return TrainProgress()
+
+
 # ---------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------
@@ -215,12 +282,15 @@ def train_detector(
     else. With `resume`, training continues from the last checkpoint of
     `work_dir`.
     """
+    from mmengine.dist import barrier
+
     from .train import build_runner, default_work_dir, load_config
 
     options: dict[str, Any] = {}
     if data_root is not None:
         options.update(data_options(config, data_root))
     options.update(cfg_options or {})
+    options.update(_stretch_schedule(config, options))
     cfg = load_config(config, options)
     _check_training_data(cfg, config)
     if resume:
@@ -235,9 +305,12 @@ def train_detector(
     options.update(launcher_options(launcher))
     runner = build_runner(config, work_dir, resume, options, launcher, quiet)
     _check_runner_checkpoint(runner, config)
-    runner.train()
-    from mmengine.dist import barrier
-
+    if quiet:
+        runner.register_hook(_progress_hook(), priority="VERY_LOW")
+        with _quiet_stdout():
+            runner.train()
+    else:
+        runner.train()
     barrier()  # distributed: rank 0 writes the checkpoint the others return
     last = Path(runner.work_dir) / "last_checkpoint"
     if not last.exists():

@@ -32,9 +32,10 @@ def register(sub) -> None:
     p.add_argument("--source", choices=["video", "rawframes"], default="video",
                    help="read frames from the videos (default, no rawframes "
                         "needed) or from D/rawframes")
-    p.add_argument("--score-thr", type=float, default=0.05,
+    p.add_argument("--score-thr", type=float, default=0.05, metavar="T",
                    help="drop boxes scoring below this (default: 0.05)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+                   help="frames per forward pass (default: 8)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if "
                                                   "available)")
     p.set_defaults(func=_detect)
