@@ -43,6 +43,15 @@ def _cli_options(options: dict) -> list[str]:
     return ["--cfg-options", *(f"{k}={v}" for k, v in options.items())]
 
 
+def _load_checkpoint(path: Path) -> dict:
+    """torch.load, once MMEngine's checkpoint module (and so the compat allowlist
+    for the objects its checkpoints hold) is imported."""
+    import mmengine.runner.checkpoint  # noqa: F401
+    import torch
+
+    return torch.load(path, map_location="cpu")
+
+
 def _subprocess_env() -> dict:
     # One OpenMP thread per process: the machine is shared, and two processes
     # under torchrun must not fight over the same cores.
@@ -214,10 +223,8 @@ def test_launcher_outside_torchrun_is_a_clear_error(monkeypatch):
 # ---------------------------------------------------------------------------
 @pytest.mark.slow
 def test_slim_detector_trains_and_validates_with_coco_metric(tiny_ckpt):
-    import torch
-
     assert tiny_ckpt.name == "iter_4.pth" and tiny_ckpt.is_file()
-    ckpt = torch.load(tiny_ckpt, map_location="cpu")
+    ckpt = _load_checkpoint(tiny_ckpt)
     assert ckpt["meta"]["iter"] == 4
     assert ckpt["meta"]["dataset_meta"]["classes"] == ("person",)
     # The validation at the end ran COCO bbox evaluation on the val annotation.
@@ -233,16 +240,17 @@ def test_killed_training_resumes_from_its_last_checkpoint(tiny_data, tmp_path):
     cmd = [sys.executable, "-m", "stad_helpers.cli", "train", "det", str(SLIM),
            "--data", str(tiny_data), "--work-dir", str(work),
            *_cli_options({**QUICK, "train_cfg.max_iters": 10})]
-    first = subprocess.Popen(cmd, cwd=ROOT, env=_subprocess_env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while not (work / "last_checkpoint").exists():
-        assert first.poll() is None, first.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "no checkpoint within 4 minutes"
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)  # mid-way: as hard as a power cut
-    assert first.wait() == -signal.SIGKILL
-    first.stderr.close()
+    log = tmp_path / "first.log"
+    with open(log, "wb") as out:
+        first = subprocess.Popen(cmd, cwd=ROOT, env=_subprocess_env(), stdout=out,
+                                 stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 240
+        while not (work / "last_checkpoint").exists():
+            assert first.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "no checkpoint within 4 minutes"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)  # mid-way: as hard as a power cut
+        assert first.wait() == -signal.SIGKILL
     killed_at = Path((work / "last_checkpoint").read_text().strip())
     assert killed_at.name in ("iter_2.pth", "iter_4.pth", "iter_6.pth")
     runs_before = set(work.glob("2*"))
@@ -251,9 +259,8 @@ def test_killed_training_resumes_from_its_last_checkpoint(tiny_data, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("iter_10.pth")
-    import torch
 
-    final = torch.load(work / "iter_10.pth", map_location="cpu")
+    final = _load_checkpoint(work / "iter_10.pth")
     assert final["meta"]["iter"] == 10
     # The resumed run trained only the iterations after the checkpoint.
     (new_run,) = set(work.glob("2*")) - runs_before
@@ -307,9 +314,8 @@ def test_torchrun_trains_two_iterations_with_two_cpu_processes(tiny_data, tmp_pa
     assert "Distributed training: True" in log
     assert "GPU number: 2" in log  # MMEngine's name for the world size
     assert done.stdout.strip().splitlines()[-1].endswith("iter_2.pth")  # rank 0 only
-    import torch
 
-    ckpt = torch.load(work / "iter_2.pth", map_location="cpu")
+    ckpt = _load_checkpoint(work / "iter_2.pth")
     assert ckpt["meta"]["iter"] == 2
     assert not any(k.startswith("module.") for k in ckpt["state_dict"])
 
