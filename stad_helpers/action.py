@@ -5,7 +5,8 @@ The configs in `configs/action/` read the MultiSports layout under
 proposals and GT in `annotations/`). `data_options` returns the cfg-options that
 point them at another dataset folder (and another annotation folder, e.g. a
 run's work dir) and size the classifier to that GT's labels; `train_action`
-checks the data, then trains through MMEngine's Runner (`stad_helpers.train`).
+checks the data, then trains with the project's training glue
+(`stad_helpers.train.train`: resume, checkpoint checks, progress bar, torchrun).
 
 Used in: 03_action_detector, 05_your_own_data.
 """
@@ -145,10 +146,10 @@ def train_action(
     """Train the action detector of `config`; return the last checkpoint's path.
 
     `data_root` (and `anno_dir`) point the config at a dataset folder
-    (`data_options`); `cfg_options` override anything else. With `resume`,
-    training continues from the last checkpoint of `work_dir`.
+    (`data_options`); `cfg_options` override anything else. The data is checked
+    (`check_data`); the rest (resume, checkpoint checks, launcher) is
+    `stad_helpers.train.train`.
     """
-    from .detector import launcher_options
     from .train import load_config, train
 
     options: dict[str, Any] = {}
@@ -156,5 +157,4 @@ def train_action(
         options.update(data_options(data_root, anno_dir))
     options.update(cfg_options or {})
     check_data(load_config(config, options), config)
-    options.update(launcher_options(launcher))
     return train(config, work_dir, resume, options, launcher, quiet)

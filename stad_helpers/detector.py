@@ -1,24 +1,22 @@
 """The person detector (tutorial section 2): train it, run it over every frame.
 
-`train_detector` trains an MMDetection config (`configs/det/...`) through MMEngine's
-Runner with the project's training glue (`stad_helpers.train`), after checking that
-the data it needs exists and that any checkpoint it loads or resumes from fits the
-model. `detect` runs a trained detector over every frame of every annotated video
-and writes the results pickle that `stad convert proposals` reads (the tutorial's
-`mim test ... --out ms_det_proposals.pkl`). It reads frames straight from the
-videos by default, so rawframes on disk are optional; `source="rawframes"` reads
-the extracted JPEGs instead, exactly as MMDetection's `LoadImageFromFile` does.
+`train_detector` points an MMDetection config (`configs/det/...`) at the data,
+checks that the frames and annotation it trains on exist, and trains it with the
+project's training glue (`stad_helpers.train.train`: resume, checkpoint checks,
+progress bar, torchrun). `detect` runs a trained detector over every frame of
+every annotated video and writes the results pickle that `stad convert proposals`
+reads (the tutorial's `mim test ... --out ms_det_proposals.pkl`). It reads frames
+straight from the videos by default, so rawframes on disk are optional;
+`source="rawframes"` reads the extracted JPEGs instead, exactly as MMDetection's
+`LoadImageFromFile` does.
 
 Used in: 02_person_detector, 05_your_own_data.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import queue
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ import numpy as np
 
 from .errors import StadError
 from .fileio import dump_pickle
+from .train import check_checkpoint  # demo.py and evaluate.py import it from here
 
 SOURCES = ("video", "rawframes")
 GT_REL = Path("annotations") / "multisports_GT.pkl"  # the GT inside a dataset folder
@@ -72,108 +71,6 @@ def data_options(config: str | os.PathLike, data_root: str | os.PathLike) -> dic
         if name != "data_root":
             walk(cfg[name], name)
     return options
-
-
-def launcher_options(launcher: str = "none") -> dict:
-    """Make MMEngine's `pytorch` launcher work on CPU-only machines (gloo).
-
-    mmengine 0.10.7's `init_dist` calls `torch.cuda.set_device`, which CPU builds of
-    torch lack, and wraps the model with `device_ids=[local_rank]`, which
-    DistributedDataParallel refuses for CPU modules. Without CUDA we start the
-    gloo process group ourselves (MMEngine then skips its own init) and return the
-    cfg-options for a CPU DDP wrapper. With CUDA, or no launcher, nothing changes.
-    Remove when mmengine initializes distributed runs on CPU by itself.
-    """
-    if launcher == "none":
-        return {}
-    import torch
-
-    if torch.cuda.is_available():
-        return {}
-    if launcher != "pytorch":
-        raise StadError(f"launcher {launcher!r} needs CUDA; on CPU use 'pytorch' "
-                        "(torchrun)")
-    missing = [v for v in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR")
-               if v not in os.environ]
-    if missing:
-        raise StadError("--launcher pytorch must run under torchrun "
-                        f"(environment lacks {', '.join(missing)})")
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
-    return {
-        "env_cfg.dist_cfg.backend": "gloo",
-        "model_wrapper_cfg.type": "MMDistributedDataParallel",
-        "model_wrapper_cfg.device_ids": None,
-        "model_wrapper_cfg.broadcast_buffers": False,
-    }
-
-
-# ---------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------
-def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
-                     source: str | os.PathLike | None = None) -> dict:
-    """Load `checkpoint` and raise `StadError` unless its weights fit `model`.
-
-    MMEngine loads checkpoints non-strictly: a checkpoint of another model only
-    logs warnings and training starts from (mostly) random weights. With `strict`
-    every tensor of the model must be in the checkpoint with the same shape
-    (inference, resuming). Without it (fine-tuning with `load_from`) a new head is
-    fine, but at least half of the model's tensors must match. Returns the
-    loaded checkpoint.
-    """
-    from mmengine.runner.checkpoint import _load_checkpoint
-
-    name = os.fspath(checkpoint)
-    if "://" not in name and not Path(name).is_file():
-        raise StadError("checkpoint file not found", name)
-    try:
-        loaded = _load_checkpoint(name, map_location="cpu", logger="silent")
-    except Exception as exc:  # noqa: BLE001 - unreadable file: the user's input
-        raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
-                        name) from None
-    weights = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-    if not isinstance(weights, dict) or not weights:
-        raise StadError("not a model checkpoint (no state_dict)", name)
-    weights = {k[7:] if k.startswith("module.") else k: v for k, v in weights.items()}
-    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in weights]
-    wrong = [
-        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and tuple(getattr(weights[k], "shape", ())) != tuple(v.shape)
-    ]
-    bad = len(missing) + len(wrong)
-    if bad and (strict or bad > len(expected) / 2):
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} of the model's {len(expected)} tensors "
-                         f"missing (e.g. {missing[0]})")
-        if wrong:
-            parts.append(f"{len(wrong)} with other shapes (e.g. {wrong[0]})")
-        where = f" (config {source})" if source else ""
-        raise StadError(
-            "checkpoint does not match the model of this config" + where + ": "
-            + "; ".join(parts),
-            name,
-        )
-    return loaded
-
-
-def _check_runner_checkpoint(runner, config: str | os.PathLike) -> None:
-    """Check what `runner.train()` would load: `load_from`, or the resumed one."""
-    from mmengine.runner.checkpoint import find_latest_checkpoint
-
-    load_from = runner.cfg.get("load_from")
-    if runner.cfg.get("resume"):
-        load_from = load_from or find_latest_checkpoint(runner.work_dir)
-        if load_from:
-            check_checkpoint(runner.model, load_from, strict=True, source=config)
-    elif load_from:
-        check_checkpoint(runner.model, load_from, strict=False, source=config)
 
 
 def _check_training_data(cfg, config: str | os.PathLike) -> None:
@@ -223,46 +120,6 @@ def _stretch_schedule(config: str | os.PathLike, options: dict) -> dict:
     }
 
 
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Hide what pycocotools and MMEngine print while training; show it on errors."""
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(captured):
-            yield
-    except BaseException:
-        sys.stderr.write(captured.getvalue()[-5000:])
-        raise
-
-
-def _progress_hook():
-    """A tqdm bar over the training iterations, with the loss (rank 0 only)."""
-    from mmengine.dist import is_main_process
-    from mmengine.hooks import Hook
-
-    stream = sys.stderr  # bound now: stdout is silenced during training
-
-    class TrainProgress(Hook):
-        def before_train(self, runner) -> None:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=runner.max_iters, initial=runner.iter, unit="iter",
-                            desc="train", file=stream,
-                            disable=not is_main_process())
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None,
-                             outputs=None) -> None:
-            self.bar.update(1)
-            if outputs and "loss" in outputs:
-                self.bar.set_postfix(loss=f"{float(outputs['loss']):.3f}",
-                                     refresh=False)
-
-        def after_train(self, runner) -> None:
-            self.bar.close()
-
-    return TrainProgress()
-
-
 # ---------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------
@@ -279,43 +136,18 @@ def train_detector(
 
     `data_root` points every data path of the config at another dataset folder
     (one with `annotations/` and `rawframes/`); `cfg_options` override anything
-    else. With `resume`, training continues from the last checkpoint of
-    `work_dir`.
+    else, and an overridden `train_cfg.max_iters` ends the LR schedule there too.
+    The rest (resume, checkpoint checks, launcher) is `stad_helpers.train.train`.
     """
-    from mmengine.dist import barrier
-
-    from .train import build_runner, default_work_dir, load_config
+    from .train import load_config, train
 
     options: dict[str, Any] = {}
     if data_root is not None:
         options.update(data_options(config, data_root))
     options.update(cfg_options or {})
     options.update(_stretch_schedule(config, options))
-    cfg = load_config(config, options)
-    _check_training_data(cfg, config)
-    if resume:
-        # Resume the work dir's own last checkpoint (MMEngine would resume
-        # `load_from`, i.e. the weights a fine-tuning starts from); with none yet,
-        # start afresh, from `load_from` if set.
-        work = Path(work_dir or cfg.get("work_dir") or default_work_dir(config))
-        if (work / "last_checkpoint").is_file():
-            options["load_from"] = None
-        else:
-            resume = False
-    options.update(launcher_options(launcher))
-    runner = build_runner(config, work_dir, resume, options, launcher, quiet)
-    _check_runner_checkpoint(runner, config)
-    if quiet:
-        runner.register_hook(_progress_hook(), priority="VERY_LOW")
-        with _quiet_stdout():
-            runner.train()
-    else:
-        runner.train()
-    barrier()  # distributed: rank 0 writes the checkpoint the others return
-    last = Path(runner.work_dir) / "last_checkpoint"
-    if not last.exists():
-        raise StadError("training saved no checkpoint", runner.work_dir)
-    return Path(last.read_text().strip())
+    _check_training_data(load_config(config, options), config)
+    return train(config, work_dir, resume, options, launcher, quiet)
 
 
 # ---------------------------------------------------------------------------

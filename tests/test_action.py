@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import _action_data
+import numpy as np
 import pytest
 import torch
 from _action_data import ACTION_CONFIG, GPU_ACTION_CONFIG, random_checkpoint
@@ -51,6 +52,19 @@ def test_gpu_config_is_the_tutorials(root):
     assert cfg.train_dataloader.batch_size == 2
     assert cfg.optim_wrapper.optimizer.lr == 0.01
     assert cfg.train_dataloader.dataset.data_prefix.img == "data/multisports/trainval"
+
+
+def test_temporal_diff_keeps_motion_and_drops_appearance():
+    from stad_helpers.transforms import TemporalDiff
+
+    still = np.full((6, 5, 3), 200, np.uint8)
+    moved = still.copy()
+    moved[2, 3] = 0  # one pixel changes in the second frame
+    out = TemporalDiff()({"imgs": [still, moved, moved]})["imgs"]
+    assert len(out) == 3 and out[0].dtype == np.float32
+    assert out[0][2, 3].tolist() == [-200.0] * 3
+    assert np.count_nonzero(out[0]) == 3  # the static frame itself is gone
+    assert not out[1].any() and not out[2].any()  # nothing moves after that
 
 
 def test_slim_model_predicts_one_score_per_class(root):
@@ -152,3 +166,142 @@ def test_checkpoint_of_another_model_is_a_clear_error(root, tiny_action_data,
     with pytest.raises(StadError, match="does not match"):
         predict_action(root / ACTION_CONFIG, other, tmp_path / "p.pkl", data,
                        progress=False)
+
+
+# ---------------------------------------------------------------------------
+# Training glue (`stad_helpers.train.train`, shared with the person detector):
+# resume after a crash, checkpoints of another model, torchrun
+# ---------------------------------------------------------------------------
+# Tiny trainings: epochs of the first 16 training keyframes, a checkpoint at every
+# epoch, a log line at every iteration, no workers.
+QUICK = {
+    "train_dataloader.dataset.indices": 16,
+    "default_hooks.checkpoint.interval": 1,
+    "default_hooks.logger.interval": 1,
+    "train_dataloader.num_workers": 0,
+    "train_dataloader.persistent_workers": False,
+}
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: OpenMP threads that spin-wait for each other on a
+    shared 2-core machine run many times slower than one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _register_crash_hook() -> str:
+    from mmengine.hooks import Hook
+    from mmengine.registry import HOOKS
+
+    class StadCrashInSecondEpoch(Hook):
+        """Raise after the first iteration of the second epoch, as a crash would."""
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None):
+            if runner.epoch == 1:
+                raise RuntimeError("simulated crash in the second epoch")
+
+    HOOKS.register_module("StadCrashInSecondEpoch", module=StadCrashInSecondEpoch,
+                          force=True)
+    return "StadCrashInSecondEpoch"
+
+
+def _losses_logged(run_dir) -> list[int]:
+    lines = (run_dir / "vis_data" / "scalars.json").read_text().splitlines()
+    return [m["iter"] for m in map(json.loads, lines) if "loss" in m]
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_its_last_checkpoint(
+        root, tiny_action_data, tmp_path, one_thread):
+    data, _ = tiny_action_data
+    work = tmp_path / "work"
+    options = {**QUICK, "train_cfg.max_epochs": 2}
+    crash = {"custom_hooks": [dict(type=_register_crash_hook())]}
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_action(root / ACTION_CONFIG, data, work, cfg_options={**options, **crash})
+    killed_at = torch.load(work / "epoch_1.pth", map_location="cpu",
+                           weights_only=False)["meta"]
+    per_epoch = killed_at["iter"]
+    assert killed_at["epoch"] == 1 and per_epoch == 2  # 16 keyframes, 8 a batch
+    runs_before = set(work.glob("2*"))
+
+    last = train_action(root / ACTION_CONFIG, data, work, resume=True,
+                        cfg_options=options)
+    assert last == work / "epoch_2.pth"
+    meta = torch.load(last, map_location="cpu", weights_only=False)["meta"]
+    assert (meta["epoch"], meta["iter"]) == (2, 2 * per_epoch)
+    # The resumed run trained the second epoch only.
+    (new_run,) = set(work.glob("2*")) - runs_before
+    assert _losses_logged(new_run) == list(range(per_epoch + 1, 2 * per_epoch + 1))
+
+
+def test_training_from_a_checkpoint_of_another_model_is_a_clear_error(
+        root, tiny_action_data, tmp_path):
+    from stad_helpers.train import check_checkpoint
+
+    data, gt = tiny_action_data
+    config = root / ACTION_CONFIG
+    wider = random_checkpoint(config, tmp_path / "wider.pth", "mmaction",
+                              {**data_options(data), "base_channels": 16,
+                               "model.backbone.base_channels": 16,
+                               "model.roi_head.bbox_head.in_channels": 128})
+    more = len(gt.labels) + 3
+    classes = random_checkpoint(config, tmp_path / "classes.pth", "mmaction",
+                                data_options(data, num_classes=more))
+    # Fine-tuning from another backbone: nothing fits.
+    with pytest.raises(StadError, match="does not match the model") as err:
+        train_action(config, data, tmp_path / "a",
+                     cfg_options={**QUICK, "load_from": str(wider)})
+    assert str(wider) in str(err.value) and config.name in str(err.value)
+    # Resuming a checkpoint with another number of classes: the head differs.
+    work = tmp_path / "b"
+    work.mkdir()
+    (work / "last_checkpoint").write_text(str(classes))
+    with pytest.raises(StadError, match="does not match the model") as err:
+        train_action(config, data, work, resume=True, cfg_options=QUICK)
+    assert str(classes) in str(err.value) and "fc_cls" in str(err.value)
+    # ...which fine-tuning (`load_from`, lenient) accepts: only the head is new.
+    model = _build(load_config(config, data_options(data)))
+    check_checkpoint(model, classes, strict=False)
+    with pytest.raises(StadError, match="fc_cls"):
+        check_checkpoint(model, classes, strict=True)
+
+
+@pytest.mark.slow
+def test_torchrun_trains_two_iterations_with_two_cpu_processes(
+        root, tiny_action_data, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    data, _ = tiny_action_data
+    # 16 keyframes, 8 per process, 4 per batch: 2 iterations.
+    options = {**QUICK, "train_cfg.max_epochs": 1, "train_dataloader.batch_size": 4}
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    work = tmp_path / "dist"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(port),
+           "-m", "stad_helpers.cli", "train", "action", str(root / ACTION_CONFIG),
+           "--data", str(data), "--work-dir", str(work), "--launcher", "pytorch",
+           "--verbose", "--cfg-options", *(f"{k}={v}" for k, v in options.items())]
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert "Distributed training: True" in log
+    assert "GPU number: 2" in log  # MMEngine's name for the world size
+    assert done.stdout.strip().splitlines()[-1].endswith("epoch_1.pth")  # rank 0
+
+    ckpt = torch.load(work / "epoch_1.pth", map_location="cpu", weights_only=False)
+    assert ckpt["meta"]["iter"] == 2
+    assert not any(k.startswith("module.") for k in ckpt["state_dict"])

@@ -208,7 +208,7 @@ def test_training_without_data_names_the_missing_file(tmp_path):
 def test_launcher_outside_torchrun_is_a_clear_error(monkeypatch):
     import torch
 
-    from stad_helpers.detector import launcher_options
+    from stad_helpers.train import launcher_options
 
     assert launcher_options("none") == {}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

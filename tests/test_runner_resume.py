@@ -1,12 +1,13 @@
-"""MMEngine trains a tiny model, checkpoints it, and a second Runner resumes."""
+"""MMEngine trains a tiny model, checkpoints it, and a second Runner resumes; the
+project's training glue does the same on it (crash, resume, bad checkpoints)."""
 
 from __future__ import annotations
 
 import torch
+from mmengine.model import BaseModel
 from torch import nn
 
 import stad_helpers  # noqa: F401  (compat: checkpoint reloading under torch >= 2.6)
-from mmengine.model import BaseModel
 
 
 class TinyModel(BaseModel):
@@ -75,3 +76,144 @@ def test_runner_trains_saves_and_resumes(tmp_path):
     expected = straight.model.state_dict()["linear.weight"]
     assert torch.allclose(resumed["state_dict"]["linear.weight"], expected)
     assert not torch.allclose(saved["state_dict"]["linear.weight"], expected)
+
+
+# ---------------------------------------------------------------------------
+# The project's training glue (`stad_helpers.train.train`) on the same toy model
+# ---------------------------------------------------------------------------
+def _register_toys():
+    """Register the toy model, data and a hook that fails mid-way, by name."""
+    from mmengine.hooks import Hook
+    from mmengine.registry import DATASETS, HOOKS, MODELS
+
+    class StadToyModel(TinyModel):
+        """TinyModel with `outputs` outputs, the first one regressed."""
+
+        def __init__(self, outputs=1):
+            super().__init__()
+            self.linear = nn.Linear(2, outputs)
+
+        def forward(self, inputs, targets=None, mode="tensor"):
+            out = self.linear(inputs)[:, :1]
+            if mode == "loss":
+                return {"loss": ((out - targets) ** 2).mean()}
+            return out
+
+    class StadFailAtIter(Hook):
+        """Raise after iteration `at`, as a crash (or a kill) mid-way would."""
+
+        def __init__(self, at):
+            self.at = at
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            if runner.iter + 1 == self.at:
+                raise RuntimeError(f"simulated crash after iteration {self.at}")
+
+    MODELS.register_module("StadToyModel", module=StadToyModel, force=True)
+    DATASETS.register_module("StadToyData", module=ToyData, force=True)
+    HOOKS.register_module("StadFailAtIter", module=StadFailAtIter, force=True)
+
+
+TOY_CONFIG = """
+model = dict(type="StadToyModel", outputs={outputs})
+# Every batch is the whole dataset, in order; the infinite sampler saves the 2 s
+# sleep of MMEngine's iteration loop at each restart of the dataloader.
+train_dataloader = dict(dataset=dict(type="StadToyData"), batch_size=16,
+                        sampler=dict(type="InfiniteSampler", shuffle=False),
+                        collate_fn=dict(type="default_collate"))
+optim_wrapper = dict(optimizer=dict(type="SGD", lr=1e-4))
+train_cfg = dict(by_epoch=False, max_iters=6)
+default_hooks = dict(checkpoint=dict(type="CheckpointHook", interval=2,
+                                     by_epoch=False),
+                     logger=dict(type="LoggerHook", interval=1))
+randomness = dict(seed=0)
+"""
+
+
+def _toy_config(folder, outputs=1):
+    _register_toys()
+    path = folder / f"toy_{outputs}.py"
+    path.write_text(TOY_CONFIG.format(outputs=outputs))
+    return path
+
+
+def test_glue_resumes_a_crashed_training_and_ends_where_a_straight_one_does(
+        tmp_path, capsys):
+    import pytest
+
+    from stad_helpers.train import train
+
+    config = _toy_config(tmp_path)
+    work = tmp_path / "work"
+    crash = {"custom_hooks": [dict(type="StadFailAtIter", at=3)]}
+    with pytest.raises(RuntimeError, match="after iteration 3"):
+        train(config, work, cfg_options=crash)
+    assert (work / "last_checkpoint").read_text().strip().endswith("iter_2.pth")
+
+    capsys.readouterr()
+    last = train(config, work, resume=True)
+    out, err = capsys.readouterr()
+    assert last == work / "iter_6.pth"
+    assert out == ""  # MMEngine's log is quiet; a progress bar shows instead
+    assert "train" in err and "2/6" in err and "6/6" in err  # from iteration 2
+
+    straight = train(config, tmp_path / "straight")
+    assert torch.allclose(torch.load(last)["state_dict"]["linear.weight"],
+                          torch.load(straight)["state_dict"]["linear.weight"])
+
+
+def test_glue_resume_without_a_checkpoint_starts_afresh_from_load_from(
+        tmp_path, capsys):
+    from stad_helpers.train import train
+
+    config = _toy_config(tmp_path)
+    first = train(config, tmp_path / "first")
+    work = tmp_path / "finetune"
+    capsys.readouterr()
+    last = train(config, work, resume=True, cfg_options={"load_from": str(first)})
+    assert last == work / "iter_6.pth"
+    assert "0/6" in capsys.readouterr().err  # not resumed: from iteration 0
+    # it started from `first`'s weights: 6 + 6 iterations (each one sees the
+    # whole dataset) give the weights of 12
+    twelve = train(config, tmp_path / "twelve",
+                   cfg_options={"train_cfg.max_iters": 12})
+    assert torch.allclose(torch.load(last)["state_dict"]["linear.weight"],
+                          torch.load(twelve)["state_dict"]["linear.weight"])
+
+
+def test_glue_refuses_checkpoints_of_another_model_naming_the_file(tmp_path):
+    import pytest
+
+    from stad_helpers.errors import StadError
+    from stad_helpers.train import train
+
+    other = train(_toy_config(tmp_path, outputs=3), tmp_path / "other")
+    config = _toy_config(tmp_path)
+    # Resuming a work dir whose last checkpoint is of another model.
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "last_checkpoint").write_text(str(other))
+    with pytest.raises(StadError, match="does not match the model") as err:
+        train(config, work, resume=True)
+    assert str(other) in str(err.value) and config.name in str(err.value)
+    # Fine-tuning from it: nothing of the model fits.
+    with pytest.raises(StadError, match="does not match the model") as err:
+        train(config, tmp_path / "b", cfg_options={"load_from": str(other)})
+    assert str(other) in str(err.value)
+    # A checkpoint the last_checkpoint file names, but which is gone.
+    (work / "last_checkpoint").write_text(str(tmp_path / "gone.pth"))
+    with pytest.raises(StadError, match="not found") as err:
+        train(config, work, resume=True)
+    assert "gone.pth" in str(err.value)
+
+
+def test_glue_says_when_training_saved_no_checkpoint(tmp_path):
+    import pytest
+
+    from stad_helpers.errors import StadError
+    from stad_helpers.train import train
+
+    with pytest.raises(StadError, match="saved no checkpoint"):
+        train(_toy_config(tmp_path), tmp_path / "w",
+              cfg_options={"default_hooks.checkpoint": None,
+                           "train_cfg.max_iters": 1})

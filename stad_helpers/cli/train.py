@@ -1,9 +1,10 @@
 """`stad train det|action CONFIG`: train the person or the action detector.
 
 Thin layer over `stad_helpers.detector.train_detector` (det) and
-`stad_helpers.action.train_action` (action): MMEngine's Runner trains, with
-`--resume` from the work dir's last checkpoint, `--cfg-options` like MMEngine's
-tools, and `--launcher pytorch` under torchrun (gloo on CPU).
+`stad_helpers.action.train_action` (action), which both train through
+`stad_helpers.train.train`: MMEngine's Runner, with `--resume` from the work dir's
+last checkpoint, `--cfg-options` like MMEngine's tools, and `--launcher pytorch`
+under torchrun (gloo on CPU).
 """
 
 from __future__ import annotations
