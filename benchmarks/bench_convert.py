@@ -11,8 +11,10 @@
   package, same GT; the CSVs must be byte-identical (and the label map equal to
   mmaction2's `tools/data/multisports/label_map.txt` from the mirror).
 - frames: a plain sequential OpenCV read-and-imwrite loop (what
-  `generate_rgb.py` does) vs `extract_frames` with one process per core, on
-  synthetic 1280x720 videos; frames/s of each.
+  `generate_rgb.py` does; once with OpenCV's default decoder threads, once
+  with one) vs `extract_frames` with its default processes and threads, on
+  synthetic 1280x720 videos; frames/s of each. The previous run's output is
+  removed and flushed to disk (`sync`) before each timed run, outside the time.
 
 Each side runs `--repeat` times, alternating, and the best time counts (the
 machine is shared; the best run is the least disturbed one). Every time
@@ -184,7 +186,6 @@ def bench_frames(work: Path, repeat: int, videos: int, frames: int,
 
     def run(name, fn):
         def go():
-            shutil.rmtree(out, ignore_errors=True)
             counts[name] = fn()
         return go
 
@@ -198,6 +199,8 @@ def bench_frames(work: Path, repeat: int, videos: int, frames: int,
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):  # in turns, so a busy moment hits all alike
         for name, fn in runs.items():
+            shutil.rmtree(out, ignore_errors=True)  # cleaning up is no side's work,
+            os.sync()  # nor is writing back the previous side's frames
             t = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - t)
@@ -210,8 +213,12 @@ def bench_frames(work: Path, repeat: int, videos: int, frames: int,
         note = "" if name == "ours" else f"   ours / this = {ratio:4.2f}x" + (
             "" if ratio >= 1.8 else "  (below 1.8x)")
         print(f"frames     {name:30s} {value:6.1f} frames/s{note}")
-    print(f"           [{n} frames of 1280x720, {workers or os.cpu_count()} workers, "
-          f"written to {work}]")
+    from stad_helpers.convert import frames as ours
+
+    procs = workers or -(-ours._cpu_count() // ours.CORES_PER_PROCESS)
+    print(f"           [{n} frames of 1280x720; ours: {procs} process(es) x "
+          f"{ours.DECODE_THREADS} decoding + {ours.ENCODE_THREADS} encoding "
+          f"threads; written to {work}]")
     return {"frames": n, "fps": fps,
             "ratio_vs_opencv_default": fps["ours"] / fps["opencv loop"],
             "ratio_vs_opencv_1_thread":

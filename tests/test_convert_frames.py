@@ -16,7 +16,14 @@ import pytest
 
 from stad_helpers.cli import main as cli
 from stad_helpers.convert import extract_frames
-from stad_helpers.convert.frames import MARKER, _index_video, find_videos, is_complete
+from stad_helpers.convert.frames import (
+    MARKER,
+    _index_video,
+    find_videos,
+    is_complete,
+    plane_path_ok,
+)
+from stad_helpers.data.synth import plan_demo, write_video
 from stad_helpers.errors import StadError
 from stad_helpers.video import iter_frames
 
@@ -35,15 +42,18 @@ def _frame(t: int, seed: int) -> np.ndarray:
     return img
 
 
-def _write_video(path: Path, n: int, seed: int = 0, gop: int = 250) -> Path:
+def _write_video(path: Path, n: int, seed: int = 0, gop: int = 250,
+                 pix_fmt: str = "yuv420p", x264_params: str = "") -> Path:
     """An H.264 mp4 with a keyframe every `gop` frames (written with PyAV)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=Fraction(25))
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = W, H, pix_fmt
         stream.codec_context.gop_size = gop
         stream.options = {"preset": "ultrafast", "keyint_min": str(gop),
                           "sc_threshold": "0", "bf": "2"}
+        if x264_params:
+            stream.options = {**stream.options, "x264-params": x264_params}
         for t in range(n):
             frame = av.VideoFrame.from_ndarray(_frame(t, seed), format="bgr24")
             for packet in stream.encode(frame):
@@ -196,3 +206,128 @@ def test_cli(videos, tmp_path, capsys):
     assert "1 extracted (20 frames" in capsys.readouterr().out
     assert cli(["convert", "frames", str(tmp_path / "nope"), str(tmp_path / "f")]) == 1
     assert "videos folder not found" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# JPEG from the decoder's planes vs the tutorial's OpenCV loop
+# ---------------------------------------------------------------------------
+def _opencv_loop(src: Path, out: Path) -> int:
+    """`generate_rgb.py`'s loop: cv2.VideoCapture read + cv2.imwrite defaults."""
+    out.mkdir(parents=True)
+    cap = cv2.VideoCapture(str(src), cv2.CAP_FFMPEG)
+    n = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        n += 1
+        cv2.imwrite(str(out / f"{n:05d}.jpg"), frame)
+    cap.release()
+    return n
+
+
+def _bt601(frame) -> np.ndarray:
+    """A decoded limited-range yuv420p frame -> BGR by the BT.601 formula, in
+    floats with nearest-neighbour chroma: a reference neither side computes."""
+    w, h = frame.width, frame.height
+    y, u, v = (np.frombuffer(p, np.uint8).reshape(-1, p.line_size)
+               for p in frame.planes)
+    y = y[:h, :w] - 16.0
+    u, v = (np.repeat(np.repeat(c[:h // 2, :w // 2] - 128.0, 2, 0), 2, 1)
+            for c in (u, v))
+    bgr = [1.164383 * y + 2.017232 * u, 1.164383 * y - 0.391762 * u - 0.812968 * v,
+           1.164383 * y + 1.596027 * v]
+    return np.clip(np.stack(bgr, -1), 0, 255)
+
+
+@pytest.fixture
+def plane_calls(monkeypatch) -> list:
+    """Counts the frames JPEG-encoded from planes (in-process: workers=1)."""
+    import simplejpeg
+
+    calls, real = [], simplejpeg.encode_jpeg_yuv_planes
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simplejpeg, "encode_jpeg_yuv_planes", spy)
+    return calls
+
+
+def test_plane_path_matches_the_opencv_loop(tmp_path, plane_calls):
+    """The synthetic dataset's own video (untagged limited-range yuv420p, as
+    VideoSink writes it): every frame takes the plane path, and the JPEGs decode
+    to the OpenCV loop's pixels but for 1.5-1.7 grey levels on average (measured
+    1.72 at most per frame here, 1.53 at 1280x720; without the range stretch,
+    6.0). Most of it is OpenCV's: its YUV->BGR (swscale) comes out ~1.2 levels
+    darker than the BT.601 formula, which the plane path's JPEGs are closer to
+    than the OpenCV loop's (2.66 vs 2.94 levels here)."""
+    src = write_video(tmp_path / "videos", plan_demo(0, 48, 320, 240))
+    theirs = tmp_path / "opencv"
+    n = _opencv_loop(src, theirs)
+    summary = extract_frames(tmp_path / "videos", tmp_path / "ours", workers=1,
+                             progress=False)
+    assert summary.frames == n == 48 and len(plane_calls) == n
+    assert set(plane_calls) == {(240, 320)}
+    ours = tmp_path / "ours" / src.parent.name / src.stem
+    with av.open(str(src)) as container:
+        for i, frame in enumerate(container.decode(video=0), 1):
+            assert frame.format.name == "yuv420p" and plane_path_ok(frame)
+            a = cv2.imread(str(ours / f"{i:05d}.jpg")).astype(float)
+            b = cv2.imread(str(theirs / f"{i:05d}.jpg")).astype(float)
+            assert np.abs(a - b).mean() < 2.0, i
+            exact = _bt601(frame)
+            assert np.abs(a - exact).mean() <= np.abs(b - exact).mean(), i
+
+
+def test_full_range_planes_are_not_stretched(tmp_path, plane_calls):
+    """yuvj420p is JPEG's range already: measured 0.92 levels from the OpenCV
+    loop at most; stretching it like limited range puts every frame 3.3+ off."""
+    src = _write_video(tmp_path / "videos/s/v_j.mp4", 12, seed=3, pix_fmt="yuvj420p")
+    n = _opencv_loop(src, tmp_path / "opencv")
+    extract_frames(tmp_path / "videos", tmp_path / "ours", workers=1, progress=False)
+    assert len(plane_calls) == n == 12
+    for i in range(1, n + 1):
+        a = cv2.imread(str(tmp_path / f"ours/s/v_j/{i:05d}.jpg")).astype(float)
+        b = cv2.imread(str(tmp_path / f"opencv/{i:05d}.jpg")).astype(float)
+        assert np.abs(a - b).mean() < 2.0, i
+
+
+@pytest.mark.parametrize("pix_fmt, x264_params", [("yuv420p", "colormatrix=bt709"),
+                                                  ("yuv444p", "")])
+def test_other_streams_fall_back_to_bgr(tmp_path, monkeypatch, pix_fmt, x264_params):
+    """BT.709-tagged and 4:4:4 streams are not JPEG's YCbCr 4:2:0: they go
+    through BGR (the plane encoder must not be called), and the JPEGs still
+    decode to the OpenCV loop's pixels. (OpenCV 4.11 ignores the BT.709 tag and
+    decodes as BT.601, and so does this BGR path; PyAV's `to_ndarray` would not.)"""
+    import simplejpeg
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("plane path taken for a stream it cannot handle")
+
+    monkeypatch.setattr(simplejpeg, "encode_jpeg_yuv_planes", refuse)
+    src = _write_video(tmp_path / "videos/s/v_x.mp4", 12, seed=5, pix_fmt=pix_fmt,
+                       x264_params=x264_params)
+    with av.open(str(src)) as container:
+        assert not plane_path_ok(next(container.decode(video=0)))
+    n = _opencv_loop(src, tmp_path / "opencv")
+    summary = extract_frames(tmp_path / "videos", tmp_path / "out", workers=1,
+                             progress=False)
+    assert summary.frames == n == 12
+    for i in range(1, n + 1):
+        a = cv2.imread(str(tmp_path / f"out/s/v_x/{i:05d}.jpg")).astype(float)
+        b = cv2.imread(str(tmp_path / f"opencv/{i:05d}.jpg")).astype(float)
+        assert np.abs(a - b).mean() < 2.0, i
+
+
+def test_plane_path_ok_needs_even_sizes_and_bt601():
+    assert plane_path_ok(av.VideoFrame(96, 64, "yuv420p"))  # untagged
+    assert not plane_path_ok(av.VideoFrame(95, 64, "yuv420p"))
+    assert not plane_path_ok(av.VideoFrame(96, 63, "yuv420p"))
+    assert not plane_path_ok(av.VideoFrame(96, 64, "nv12"))
+    tagged = av.VideoFrame(96, 64, "yuv420p")
+    tagged.colorspace = 1  # BT.709
+    assert not plane_path_ok(tagged)
+    tagged.colorspace = 6  # SMPTE 170M: BT.601
+    assert plane_path_ok(tagged)

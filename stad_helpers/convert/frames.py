@@ -8,17 +8,27 @@ behind. Here:
   has `trainval/` or `test/` (a MultiSports root), the videos of both go into
   the same `OUT/<sport>/<video>/` folders: AVA keys and detector file names
   have no split in them, so one frames folder serves train and val;
-- work is spread over processes. Each video is first indexed (its packets
-  demuxed, no decoding: the frame count, and where the keyframes are), then cut
-  at keyframes into chunks of similar size, so a few long videos still keep
-  every core busy; a chunk decodes from its keyframe, no frame twice;
+- work is spread over processes (one per two cores), and within each over
+  threads: FFmpeg decodes on frame threads while two threads encode and
+  write. Each video is first indexed (its packets demuxed, no decoding: the
+  frame count, and where the keyframes are), then cut at keyframes into chunks
+  of similar size, so a few long videos still keep every process busy; a chunk
+  decodes from its keyframe, no frame twice;
+- frames are JPEG-encoded straight from the decoder's Y, U, V planes where
+  they are 4:2:0 and BT.601 or untagged (which OpenCV decodes as BT.601 too),
+  skipping the YUV->BGR->YCbCr round trip (`_JpegEncoder`); other frames go
+  through BGR and OpenCV's encoder. Either way the JPEG is 4:2:0, like
+  `cv2.imwrite`'s;
 - a folder is complete only when its marker `.done` exists (JSON: frame count,
   size, source). It is written last, after every frame of every chunk, and the
   number of frames written must equal the number of frames in the file (a
   truncated or corrupt video is an error naming it, its folder removed). A
   later run skips complete folders and redoes any other from scratch.
 
-JPEG quality 95 is OpenCV's default, i.e. what `generate_rgb.py` writes.
+JPEG quality 95 is OpenCV's default, i.e. what `generate_rgb.py` writes. The
+pixels differ from its output by ~1.5 grey levels on average: OpenCV's
+YUV->BGR conversion (swscale's) comes out ~1.2 levels darker than the BT.601
+formula, which the plane path follows (see tests/test_convert_frames.py).
 
 Used in: 02_person_detector, 03_action_detector.
 """
@@ -29,9 +39,17 @@ import contextlib
 import json
 import os
 import shutil
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -46,6 +64,13 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 SPLIT_DIRS = ("trainval", "test")
 JPEG_QUALITY = 95
 MIN_CHUNK = 96  # frames; smaller pieces cost more in seeking than they balance
+# Each process decodes and encodes on threads (both release the GIL), so one
+# process fills about two cores and a process left alone at the end of a run
+# still does. FFmpeg's frame threads wait on each other's reference frames:
+# one more than the cores keeps them busy (measured: 3 beat 2 by ~8%).
+CORES_PER_PROCESS = 2
+DECODE_THREADS = 3
+ENCODE_THREADS = 2
 
 
 @dataclass
@@ -94,14 +119,18 @@ def extract_frames(
     progress: bool = True,
     quality: int = JPEG_QUALITY,
 ) -> FramesSummary:
-    """Extract every video under `videos_root` to `out_dir/<sport>/<video>/%05d.jpg`."""
+    """Extract every video under `videos_root` to `out_dir/<sport>/<video>/%05d.jpg`.
+
+    `workers`: processes (default: one per two cores; each decodes and
+    encodes on threads, see `CORES_PER_PROCESS`).
+    """
     start = time.perf_counter()
     out_dir = Path(out_dir)
     videos = find_videos(videos_root, out_dir)
     summary = FramesSummary(out_dir, videos=len(videos))
     todo = [v for v in videos if not is_complete(v.dest, v.src)]
     summary.skipped = len(videos) - len(todo)
-    workers = max(1, workers or _cpu_count())
+    workers = max(1, workers or -(-_cpu_count() // CORES_PER_PROCESS))
 
     from tqdm.auto import tqdm
 
@@ -313,16 +342,22 @@ def _index_video(src: str) -> _Index:
 
 def _extract_chunk(src: str, dest: str, index: _Index, a: int, b: int,
                    quality: int) -> int:
-    """Decode frames [a, b) (0-based) and write them as dest/%05d.jpg (1-based)."""
-    import av
-    import cv2
+    """Decode frames [a, b) (0-based) and write them as dest/%05d.jpg (1-based).
 
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    to_bgr = _BgrConverter(index.width, index.height)
-    written = 0
+    FFmpeg decodes on `DECODE_THREADS` frame threads while `ENCODE_THREADS`
+    threads encode and write; at most 2 * `ENCODE_THREADS` decoded frames wait
+    for an encoder.
+    """
+    import av
+
+    encode = _JpegEncoder(index.width, index.height, quality)
     position = {p: i for i, p in enumerate(index.pts)} if index.pts else None
+    waiting: deque[Future] = deque()
+    written = 0
     with _opened(src) as (container, stream):
-        stream.codec_context.thread_count = 1  # one process per core already
+        stream.codec_context.thread_count = DECODE_THREADS
+        stream.codec_context.thread_type = "FRAME"
+        pool = ThreadPoolExecutor(ENCODE_THREADS, thread_name_prefix="jpeg")
         i = a - 1
         try:
             if a > 0:
@@ -339,17 +374,106 @@ def _extract_chunk(src: str, dest: str, index: _Index, a: int, b: int,
                     continue
                 if i >= b:
                     break
-                path = os.path.join(dest, f"{i + 1:05d}.jpg")
-                if not cv2.imwrite(path, to_bgr(frame), params):
-                    raise StadError(f"could not write frame {i + 1}", dest)
-                written += 1
+                waiting.append(pool.submit(_save, encode, frame, dest, i + 1))
+                if len(waiting) > 2 * ENCODE_THREADS:
+                    written += waiting.popleft().result()
+            while waiting:
+                written += waiting.popleft().result()
         except (av.error.FFmpegError, OSError, EOFError) as exc:
             raise StadError(f"cannot decode frame {i + 2} ({type(exc).__name__}: "
                             f"{exc})", src) from None
+        finally:
+            pool.shutdown(cancel_futures=True)
     if written != b - a:
         raise StadError(f"decoded {written} of frames {a + 1}..{b}; the file holds "
                         f"{index.nframes} frames (truncated or corrupt video?)", src)
     return written
+
+
+def _save(encode: _JpegEncoder, frame, dest: str, number: int) -> int:
+    """Encode a frame and write it as dest/<number>.jpg; 1 (frames written)."""
+    data = encode(frame)
+    try:
+        with open(os.path.join(dest, f"{number:05d}.jpg"), "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise StadError(f"could not write frame {number} ({exc})", dest) from None
+    return 1
+
+
+# AVColorSpace values whose YCbCr is JPEG's (BT.601), and 2: unspecified, which
+# swscale (so OpenCV's VideoCapture, so `generate_rgb.py`) also decodes as BT.601.
+# (OpenCV 4.11 decodes BT.709-tagged streams as BT.601 too, and so does
+# `_BgrConverter`; PyAV's `to_ndarray` honours the tag.)
+_BT601_SPACES = frozenset({2, 5, 6})  # unspecified, BT470BG, SMPTE170M
+_FULL_RANGE = 2  # AVColorRange JPEG; 0 (unspecified) and 1 mean limited (MPEG)
+
+
+def plane_path_ok(frame) -> bool:
+    """True if `frame` can be JPEG-encoded from its own Y, U, V planes: 4:2:0,
+    8-bit, BT.601 or untagged, even width and height."""
+    return (frame.format.name in ("yuv420p", "yuvj420p")
+            and frame.colorspace in _BT601_SPACES
+            and frame.width % 2 == 0 and frame.height % 2 == 0)
+
+
+class _JpegEncoder:
+    """Decoded frame -> JPEG bytes, 4:2:0 at `quality` (what `cv2.imwrite` writes).
+
+    A 4:2:0 BT.601 frame (`plane_path_ok`) goes to libjpeg-turbo as its Y, U, V
+    planes (simplejpeg): no YUV->BGR->YCbCr round trip, no chroma downsampling.
+    JPEG's YCbCr is full range; the usual limited-range H.264 planes (Y 16-235,
+    C 16-240) are stretched to it first, into buffers reused from frame to frame,
+    so the JPEG decodes to the BGR of the BT.601 formula (what `cv2.cvtColor`
+    gives; OpenCV's VideoCapture comes out ~1.2 levels darker). Any other frame
+    (BT.709-tagged, 4:2:2, 4:4:4, 10-bit, odd size: libjpeg-turbo wants planes
+    padded to even sizes) is converted to BGR and encoded by OpenCV.
+    """
+
+    def __init__(self, width: int, height: int, quality: int):
+        self.size = (width, height)
+        self.quality = int(quality)
+        self._local = threading.local()  # buffers, one set per encoding thread
+
+    def __call__(self, frame) -> bytes | np.ndarray:
+        import simplejpeg
+
+        if not plane_path_ok(frame):
+            return self._via_bgr(frame)
+        planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)
+                  for p in frame.planes]
+        w, h = frame.width, frame.height
+        y, u, v = (planes[0][:h, :w], planes[1][:h // 2, :w // 2],
+                   planes[2][:h // 2, :w // 2])
+        if frame.format.name == "yuv420p" and frame.color_range != _FULL_RANGE:
+            y, u, v = self._stretch(y, u, v)
+        return simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=self.quality)
+
+    def _stretch(self, y, u, v) -> list[np.ndarray]:
+        """Limited -> full range, to the nearest level (what a lookup table gives,
+        checked for all 256 values; cv2.addWeighted is twice as fast as cv2.LUT)."""
+        import cv2
+
+        full = getattr(self._local, "full", None)
+        if full is None or full[0].shape != y.shape:
+            full = self._local.full = [np.empty(p.shape, np.uint8) for p in (y, u, v)]
+        cy, cc = 255 / 219, 255 / 224
+        cv2.addWeighted(y, cy, y, 0, -16 * cy, dst=full[0])
+        cv2.addWeighted(u, cc, u, 0, 128 - 128 * cc, dst=full[1])
+        cv2.addWeighted(v, cc, v, 0, 128 - 128 * cc, dst=full[2])
+        return full
+
+    def _via_bgr(self, frame) -> np.ndarray:
+        import cv2
+
+        to_bgr = getattr(self._local, "to_bgr", None)
+        if to_bgr is None:
+            to_bgr = self._local.to_bgr = _BgrConverter(*self.size)
+        ok, data = cv2.imencode(".jpg", to_bgr(frame),
+                                [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
+            raise StadError("OpenCV could not encode a frame as JPEG")
+        return data
 
 
 class _BgrConverter:
