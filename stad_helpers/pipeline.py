@@ -232,10 +232,23 @@ class Tutorial:
 
         extra = {} if self.min_coverage is None else {"min_coverage": self.min_coverage}
         report = proposals(self.det_results, self.gt_file,
-                           self.anno_dir / "multisports_proposals.pkl", **extra)
+                           self.anno_dir / "multisports_proposals.pkl",
+                           score_thr=self.person_det_score_thr(), **extra)
         if self.progress:
             print("proposal coverage of annotated keyframes:",
                   ", ".join(f"{k} {v:.1%}" for k, v in report["coverage"].items()))
+            print("annotated people with a proposal scoring >= "
+                  f"{report['score_thr']:g}:",
+                  ", ".join(f"{k} {v:.1%}" for k, v in report["recall"].items()))
+
+    def person_det_score_thr(self) -> float:
+        """The action config's `person_det_score_thr` (AVADataset's default 0.9)."""
+        from .convert.proposals import AVA_SCORE_THR
+        from .train import load_config
+
+        cfg = load_config(self.configs["action_config"], self.action_options())
+        dataset = cfg.val_dataloader.dataset
+        return float(dataset.get("person_det_score_thr", AVA_SCORE_THR))
 
     def _evaluate(self) -> None:
         from . import evaluate

@@ -221,8 +221,9 @@ def _progress_hook():
                              outputs=None) -> None:
             self.bar.update(1)
             if outputs and "loss" in outputs:
-                self.bar.set_postfix(loss=f"{float(outputs['loss']):.3f}",
-                                     refresh=False)
+                loss = outputs["loss"]
+                loss = loss.detach() if hasattr(loss, "detach") else loss
+                self.bar.set_postfix(loss=f"{float(loss):.3f}", refresh=False)
 
         def after_train(self, runner) -> None:
             self.bar.close()

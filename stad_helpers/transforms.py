@@ -14,9 +14,8 @@ Used in: 03_action_detector (through configs/action/*rgbdiff*.py).
 from __future__ import annotations
 
 import numpy as np
-from mmcv.transforms import BaseTransform
-
 from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
 
 
 @TRANSFORMS.register_module()

@@ -66,7 +66,8 @@ def tiny_dataset(root: str | os.PathLike, videos: int = 3, frames: int = 32,
     return gt
 
 
-ACTION_CONFIG = "configs/action/slowonly_r18-slim_8x4x1-20e_synth-multisports-rgb.py"
+ACTION_CONFIG = ("configs/action/"
+                 "slowonly_r18-slim_8x4x1-8e_synth-multisports-rgbdiff.py")
 GPU_ACTION_CONFIG = ("configs/action/"
                      "slowonly_k400-pretrained-r50_1xb2-4x16x1-8e_multisports-rgb.py")
 # The CPU person detector config (its schedule is part of its name).

@@ -305,3 +305,26 @@ def test_torchrun_trains_two_iterations_with_two_cpu_processes(
     ckpt = torch.load(work / "epoch_1.pth", map_location="cpu", weights_only=False)
     assert ckpt["meta"]["iter"] == 2
     assert not any(k.startswith("module.") for k in ckpt["state_dict"])
+
+
+def test_no_action_head_learns_bystanders_and_returns_action_scores_only():
+    from stad_helpers.heads import BBoxHeadAVANoAction
+
+    head = BBoxHeadAVANoAction(num_classes=3, in_channels=4, topk=(1,))
+    assert head.fc_cls.out_features == 4 and head.num_actions == 3
+    # Two proposals: an acting person (action 1) and a bystander (no label).
+    labels = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    head.get_targets = lambda *a: (labels, torch.ones(2))
+    right = torch.tensor([[0.0, 5.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]])
+    wrong = torch.tensor([[0.0, 5.0, 0.0, 0.0], [5.0, 0.0, 0.0, 0.0]])
+    loss_right = head.loss_and_target(right, None, [], None)["loss_bbox"]
+    loss_wrong = head.loss_and_target(wrong, None, [], None)["loss_bbox"]
+    assert loss_right["loss_action_cls"] < 0.05 < loss_wrong["loss_action_cls"]
+    assert loss_right["acc_no_action"] == 1 and loss_wrong["acc_no_action"] == 0
+    assert loss_right["acc_action"] == 1
+    # Inference: one score per action; the bystander's are all low.
+    roi = torch.tensor([[0, 10, 10, 50, 90], [0, 60, 10, 95, 90]], dtype=torch.float32)
+    out = head._predict_by_feat_single(roi, right, {"img_shape": (100, 100)})
+    assert out.scores.shape == (2, 3)
+    assert out.scores[0].argmax() == 1 and out.scores[0, 1] > 0.9
+    assert out.scores[1].max() < 0.05

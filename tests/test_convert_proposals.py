@@ -184,3 +184,54 @@ def test_cli(gt, tmp_path, capsys):
     assert "coverage below 90%" in capsys.readouterr().err
     assert cli(args + ["--min-coverage", "0"]) == 0
     assert "p_train.pkl  (coverage" in capsys.readouterr().out
+
+
+def _gt_box_results(gt: MultiSportsGT, score: float, decoy: float | None):
+    """Per annotated frame: each annotated box itself scoring `score`, plus (unless
+    None) a box elsewhere scoring `decoy`."""
+    table = gt.box_table(gt.videos)
+    out = []
+    for v, f in sorted({(int(v), int(f)) for v, f in zip(table.video, table.frame)}):
+        rows = (table.video == v) & (table.frame == f)
+        boxes, scores = table.xyxy[rows], np.full(rows.sum(), score, np.float32)
+        if decoy is not None:
+            boxes = np.r_[boxes, [[0, 0, 5, 5]]].astype(np.float32)
+            scores = np.r_[scores, decoy].astype(np.float32)
+        out.append({"img_path": f"rawframes/{gt.videos[v]}/{f:05d}.jpg",
+                    "ori_shape": (H, W),
+                    "pred_instances": {"bboxes": boxes, "scores": scores}})
+    return out
+
+
+def test_recall_counts_the_people_avadataset_keeps(gt, tmp_path):
+    # Every annotated person has an exact box scoring 0.6.
+    alone = _gt_box_results(gt, 0.6, decoy=None)
+    report = proposals(alone, gt, tmp_path / "a.pkl", score_thr=0.9)
+    # AVADataset keeps a frame's best proposal whatever its score: all matched.
+    assert report["recall"] == {"train": 1.0, "val": 1.0}
+    # A more confident box elsewhere in the frame: at 0.9 the people's boxes are
+    # dropped (a warning says so), at 0.5 they stay.
+    decoyed = _gt_box_results(gt, 0.6, decoy=0.95)
+    with pytest.warns(UserWarning, match="person_det_score_thr"):
+        report = proposals(decoyed, gt, tmp_path / "b.pkl", score_thr=0.9)
+    assert report["recall"] == {"train": 0.0, "val": 0.0}
+    assert report["coverage"] == {"train": 1.0, "val": 1.0}  # coverage cannot tell
+    report = proposals(decoyed, gt, tmp_path / "c.pkl", score_thr=0.5)
+    assert report["recall"] == {"train": 1.0, "val": 1.0}
+
+
+def test_recall_needs_overlap(gt):
+    from stad_helpers.convert.proposals import box_recall
+
+    table = gt.box_table(gt.test_videos)
+    scale = np.array([W, H, W, H], np.float32)
+    shifted = {}
+    for row in range(len(table)):
+        box = table.xyxy[row] / scale
+        width = box[2] - box[0]
+        # Shifted right by 2/3 of its width: IoU 0.2, not a match.
+        moved = box + np.float32([width * 2 / 3, 0, width * 2 / 3, 0])
+        key = f"{gt.test_videos[table.video[row]]}.mp4,{table.frame[row]:04d}"
+        shifted[key] = np.r_[moved, 0.99][None].astype(np.float32)
+    assert box_recall(shifted, gt, gt.test_videos) == 0.0
+    assert box_recall({}, gt, gt.test_videos) == 0.0

@@ -86,7 +86,8 @@ def _write_video(path, frames, fps=25.0):
 
 def _resized_frames(src, size, count):
     """`count` frames of `src` resized to `size` (w, h), the video looped as needed."""
-    frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in iter_frames(src)]
+    frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+              for f in iter_frames(src)]
     return [frames[i % len(frames)] for i in range(count)]
 
 

@@ -34,7 +34,7 @@ from stad_helpers.fileio import dump_pickle
 N = 40
 BOX_A = np.array([10, 10, 50, 90], np.float32)
 BOX_B = np.array([60, 10, 95, 90], np.float32)
-CONFIG = "configs/action/slowonly_r18-slim_8x4x1-20e_synth-multisports-rgb.py"
+CONFIG = "configs/action/slowonly_r18-slim_8x4x1-8e_synth-multisports-rgbdiff.py"  # noqa: E501
 
 
 def _tube(box) -> np.ndarray:

@@ -455,3 +455,31 @@ def test_training_curves_from_mmengine_logs(tmp_path):
     assert [r["x"] for r in load_scalars(wd)["train"]] == [10, 20]
     with pytest.raises(StadError, match="scalars.json"):
         plot_training_curves(tmp_path / "empty")
+
+
+def test_model_input_is_the_configs_clip_of_differences(gray_video):
+    from _action_data import ACTION_CONFIG
+
+    from stad_helpers.viz.model_input import model_input, plot_model_input
+
+    clip = model_input(ACTION_CONFIG, gray_video, keyframe=20)
+    # SampleAVAFrames (test mode): clip_len 8, interval 4, centred on the keyframe.
+    assert len(clip.frames) == 8 and np.all(np.diff(clip.indices) == 4)
+    assert clip.indices.min() <= 19 <= clip.indices.max()
+    # Resize to short side 128, then differences: each step is 4 frames, and the
+    # red channel counts frames, so the differences are positive in red only.
+    assert clip.inputs.shape[0] == 8 and clip.inputs.shape[1] == 128
+    inner = clip.inputs[:-1, 10:-10, 10:-10]
+    red, rest = inner[..., 0], inner[..., 1:]
+    assert red.mean() > 2 and abs(rest.mean()) < 1
+    fig = plot_model_input(ACTION_CONFIG, gray_video, keyframe=20, columns=4)
+    assert len(fig.axes) == 8
+
+
+def test_model_input_names_a_keyframe_outside_the_video(gray_video):
+    from _action_data import ACTION_CONFIG
+
+    from stad_helpers.viz.model_input import model_input
+
+    with pytest.raises(StadError, match="keyframe 41"):
+        model_input(ACTION_CONFIG, gray_video, keyframe=41)

@@ -23,7 +23,8 @@ def register(sub) -> None:
                    "MultiSports root with trainval/ and test/")
     p.add_argument("out_dir")
     p.add_argument("--workers", type=int, default=None,
-                   help="processes (default: one per CPU core)")
+                   help="worker processes (default: one per two CPU cores; each "
+                   "decodes and encodes on threads)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_frames)
@@ -45,6 +46,10 @@ def register(sub) -> None:
     p.add_argument("--min-coverage", type=float, default=None,
                    help="fail if fewer annotated keyframes have a proposal "
                    "(default 0.9)")
+    p.add_argument("--score-thr", type=float, default=0.9,
+                   help="the action config's person_det_score_thr, to report how "
+                   "many annotated people keep a proposal (default 0.9, "
+                   "AVADataset's)")
     p.set_defaults(func=_proposals)
 
     p = conv.add_parser("ava", help="GT tubes -> multisports_{train,val}.csv and "
@@ -82,10 +87,13 @@ def _proposals(args: argparse.Namespace) -> int:
     from ..convert.proposals import MIN_COVERAGE
 
     cov = MIN_COVERAGE if args.min_coverage is None else args.min_coverage
-    report = proposals(args.det_results, args.gt, args.out, min_coverage=cov)
+    report = proposals(args.det_results, args.gt, args.out, min_coverage=cov,
+                       score_thr=args.score_thr)
     for split in ("train", "val"):
         print(f"{report[split]}  (coverage {report['coverage'][split]:.1%} of "
-              f"{report['keyframes'][split]} keyframes)")
+              f"{report['keyframes'][split]} keyframes; "
+              f"{report['recall'][split]:.1%} of the annotated people have a "
+              f"proposal scoring >= {args.score_thr:g})")
     return 0
 
 

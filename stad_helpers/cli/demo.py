@@ -39,12 +39,21 @@ def register(sub) -> None:
                    help="frame rate of OUT.mp4 (default: real time)")
     p.add_argument("--device", default=None,
                    help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--data", type=Path, metavar="DIR",
+                   help="the dataset the action model was trained on (--data of "
+                        "`stad train action`): its classes and label names")
+    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE",
+                   help="override action config settings (MMEngine's syntax)")
     p.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from ..action import data_options
     from ..demo import demo
+    from .train import parse_cfg_options
 
+    options = data_options(args.data) if args.data is not None else {}
+    options.update(parse_cfg_options(args.cfg_options))
     start = time.perf_counter()
     mp4, json_path = demo(
         args.video, args.out, args.config, args.checkpoint, args.det_config,
@@ -52,7 +61,7 @@ def _demo(args: argparse.Namespace) -> int:
         action_score_thr=args.action_score_thr, label_map=args.label_map,
         predict_stepsize=args.predict_stepsize,
         output_stepsize=args.output_stepsize, output_fps=args.output_fps,
-        device=args.device)
+        device=args.device, cfg_options=options)
     print(f"{mp4}  ({time.perf_counter() - start:.1f} s)")
     print(json_path)
     return 0

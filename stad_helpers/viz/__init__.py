@@ -11,6 +11,7 @@ needs them, so `import stad_helpers.viz` stays cheap.
 | `clip`    | `write_annotated_clip` (H.264 mp4), `show_video` (inline)     |
 | `player`  | `player`: ipywidgets frame slider, play, toggles, threshold   |
 | `plots`   | dataset statistics, training curves, per-class AP, timelines  |
+| `model_input` | `plot_model_input`: a keyframe's clip as the model sees it  |
 | `draw`    | the demo video's drawing: `Annotator`, `draw_detections`      |
 
 Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo.
@@ -29,6 +30,7 @@ from .frames import (
     read_frame,
     show_frame,
 )
+from .model_input import ModelInput, model_input, plot_model_input
 from .palette import (
     DEFAULT_PALETTE,
     GT_STYLE,
@@ -52,9 +54,10 @@ from .plots import (
 __all__ = [
     "DEFAULT_PALETTE", "GT_STYLE", "PRED_STYLE", "PROPOSAL_STYLE", "Annotator",
     "BoxStyle", "draw_detections",
-    "FrameBoxes", "FrameReader", "Palette", "Player", "Predictions",
+    "FrameBoxes", "FrameReader", "ModelInput", "Palette", "Player", "Predictions",
     "annotate_frame", "class_color", "dataset_stats", "draw_boxes", "gt_frames",
-    "load_per_class_ap", "load_predictions", "load_scalars", "player",
+    "load_per_class_ap", "load_predictions", "load_scalars", "model_input",
+    "player", "plot_model_input",
     "plot_dataset_stats", "plot_per_class_ap", "plot_training_curves",
     "plot_tube_timeline", "read_frame", "show_frame", "show_video",
     "write_annotated_clip",

@@ -1,0 +1,69 @@
+"""The CPU action config's classification head: MMAction2's `BBoxHeadAVA` plus a
+"no action" output.
+
+Every person the detector finds gets a box, also people standing by. MMAction2's
+`BBoxHeadAVA` never learns from them: it drops the proposals that match no
+annotated person ("negatives") from its loss, and a softmax over the actions
+alone must then give a bystander's box one action or another, often with a high
+score. On the synthetic data (an idle actor in every video) that halves the
+frame-mAP of a model that recognizes the acting people well.
+
+`BBoxHeadAVANoAction` has one more output than actions. A negative proposal
+(IoU below the assigner's `neg_iou_thr` with every annotated person: in
+practice, someone not acting) is trained towards it; at inference its softmax
+share is dropped, so the returned scores have one column per action, as
+`BBoxHeadAVA`'s, and a bystander's scores are all low. Everything downstream
+(MultiSportsMetric, the demo) is unchanged. Set the RoI assigner's `neg_iou_thr`
+well below `pos_iou_thr` (the CPU config: 0.3 and 0.5) so that a slightly
+misplaced box on an acting person is ignored, not taught to be "no action".
+
+The configs that use it import this module (`custom_imports`), which registers
+it with MMDetection's model registry (where MMAction2 registers `BBoxHeadAVA`).
+
+Used in: 03_action_detector (through configs/action/*rgbdiff*.py).
+"""
+
+from __future__ import annotations
+
+import torch
+from mmaction.models.roi_heads.bbox_heads.bbox_head import BBoxHeadAVA
+from mmdet.registry import MODELS
+
+
+@MODELS.register_module()
+class BBoxHeadAVANoAction(BBoxHeadAVA):
+    """`BBoxHeadAVA` (single-label, no background column) with a "no action" output.
+
+    `num_classes` counts the actions only, as in the dataset; the layer has one
+    output more.
+    """
+
+    def __init__(self, num_classes: int, **kwargs) -> None:
+        kwargs.update(background_class=False, multilabel=False)
+        super().__init__(num_classes=num_classes + 1, **kwargs)
+        self.num_actions = num_classes
+
+    def loss_and_target(self, cls_score, rois, sampling_results, rcnn_train_cfg,
+                        **kwargs) -> dict:
+        labels, label_weights = self.get_targets(sampling_results, rcnn_train_cfg)
+        labels = labels[:, :self.num_actions].float()
+        no_action = labels.sum(dim=1, keepdim=True) == 0  # negatives
+        target = torch.cat([labels, no_action.float()], dim=1)
+        target = target / target.sum(dim=1, keepdim=True)
+        loss = torch.sum(-target * torch.log_softmax(cls_score, dim=1), dim=1)
+        predicted = cls_score.argmax(dim=1)
+        hit = target.gather(1, predicted[:, None]).squeeze(1) > 0
+        losses = {
+            "loss_action_cls": loss.mean(),
+            "acc_action": hit[~no_action[:, 0]].float().mean().nan_to_num(0.0),
+            "acc_no_action": hit[no_action[:, 0]].float().mean().nan_to_num(0.0),
+        }
+        return dict(loss_bbox=losses, bbox_targets=(labels, label_weights))
+
+    def _predict_by_feat_single(self, roi, cls_score, img_meta, rcnn_test_cfg=None,
+                                **kwargs):
+        results = super()._predict_by_feat_single(roi, cls_score, img_meta,
+                                                  rcnn_test_cfg, **kwargs)
+        if results.scores is not None:
+            results.scores = results.scores[:, :self.num_actions]
+        return results
