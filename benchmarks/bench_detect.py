@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import stad_helpers  # noqa: E402,F401  (compat fixes first)
 
-SLIM = ROOT / "configs/det/faster-rcnn_r18-slim_fpn_256px-700it_synth-multisports-person.py"  # noqa: E501
+SLIM = ROOT / "configs/det/faster-rcnn_r18-slim_fpn_256px-600it_synth-multisports-person.py"  # noqa: E501
 
 
 def _du(path: Path) -> int:

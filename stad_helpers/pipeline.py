@@ -30,7 +30,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 # scratch with slim models; the GPU profile is the tutorial's own models, which
 # start from pretrained weights (downloaded by MMEngine, so it needs internet).
 # Config files are found by pattern so that a retuned schedule (which renames the
-# file, e.g. `-700it_`) needs no code change; each pattern must match one file.
+# file, e.g. `-600it_`) needs no code change; each pattern must match one file.
 PROFILES: dict[str, dict[str, str]] = {
     "cpu": {
         "det_config": "det/faster-rcnn_r18-slim_fpn_*_synth-multisports-person.py",

@@ -23,7 +23,7 @@ from stad_helpers.errors import StadError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs" / "det"
-SLIM = CONFIGS / "faster-rcnn_r18-slim_fpn_256px-700it_synth-multisports-person.py"
+SLIM = CONFIGS / "faster-rcnn_r18-slim_fpn_256px-600it_synth-multisports-person.py"
 R50 = CONFIGS / "faster-rcnn_r50-caffe_fpn_ms-1x_multisports-person.py"
 # A few iterations, no validation, a checkpoint every 2 iterations, a log line
 # every iteration: the settings of every training in this file.
@@ -93,7 +93,8 @@ def tiny_ckpt(tiny_data, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("det_train")
     quick = {k: v for k, v in QUICK.items() if not k.startswith("val_")}
     return train_detector(SLIM, data_root=tiny_data, work_dir=work,
-                          cfg_options={**quick, "train_cfg.val_interval": 4})
+                          cfg_options={**quick, "train_cfg.val_interval": 4,
+                                       "train_cfg.val_begin": 1})
 
 
 # ---------------------------------------------------------------------------
