@@ -46,7 +46,8 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(dest: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
+def atomic_open(dest: str | os.PathLike, mode: str = "w",
+                **kwargs: Any) -> Iterator[IO]:
     """`open()` for writing, with `atomic_path`'s all-or-nothing guarantee."""
     with atomic_path(dest) as tmp, open(tmp, mode, **kwargs) as fh:
         yield fh

@@ -275,32 +275,16 @@ def test_training_from_a_checkpoint_of_another_model_is_a_clear_error(
 @pytest.mark.slow
 def test_torchrun_trains_two_iterations_with_two_cpu_processes(
         root, tiny_action_data, tmp_path):
-    import os
-    import socket
-    import subprocess
-    import sys
+    from _torchrun import torchrun_train
 
     data, _ = tiny_action_data
     # 16 keyframes, 8 per process, 4 per batch: 2 iterations.
     options = {**QUICK, "train_cfg.max_epochs": 1, "train_dataloader.batch_size": 4}
-    with socket.socket() as s:  # a free port for the rendezvous
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     work = tmp_path / "dist"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(port),
-           "-m", "stad_helpers.cli", "train", "action", str(root / ACTION_CONFIG),
-           "--data", str(data), "--work-dir", str(work), "--launcher", "pytorch",
-           "--verbose", "--cfg-options", *(f"{k}={v}" for k, v in options.items())]
-    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
-    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
-                          timeout=300)
-    log = done.stdout + done.stderr
-    assert done.returncode == 0, log[-3000:]
-    assert "Distributed training: True" in log
-    assert "GPU number: 2" in log  # MMEngine's name for the world size
-    assert done.stdout.strip().splitlines()[-1].endswith("epoch_1.pth")  # rank 0
+    stdout = torchrun_train(
+        "action", str(root / ACTION_CONFIG), "--data", str(data), "--work-dir",
+        str(work), "--cfg-options", *(f"{k}={v}" for k, v in options.items()))
+    assert stdout.strip().splitlines()[-1].endswith("epoch_1.pth")  # rank 0
 
     ckpt = torch.load(work / "epoch_1.pth", map_location="cpu", weights_only=False)
     assert ckpt["meta"]["iter"] == 2

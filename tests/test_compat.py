@@ -8,8 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_python
+
 from stad_helpers import compat
 
 # A finder that makes `importlib_metadata` look uninstalled.

@@ -7,9 +7,7 @@ a few iterations are made once per session; the slow tests share them.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -53,10 +51,9 @@ def _load_checkpoint(path: Path) -> dict:
 
 
 def _subprocess_env() -> dict:
-    # One OpenMP thread per process: the machine is shared, and two processes
-    # under torchrun must not fight over the same cores.
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
+    from _torchrun import subprocess_env
+
+    return subprocess_env()
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -299,22 +296,13 @@ def test_checkpoint_of_another_model_is_a_clear_error(tiny_data, tiny_ckpt, tmp_
 
 @pytest.mark.slow
 def test_torchrun_trains_two_iterations_with_two_cpu_processes(tiny_data, tmp_path):
-    with socket.socket() as s:  # a free port for the rendezvous
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from _torchrun import torchrun_train
+
     work = tmp_path / "dist"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_addr", "127.0.0.1", "--master_port", str(port),
-           "-m", "stad_helpers.cli", "train", "det", str(SLIM), "--data",
-           str(tiny_data), "--work-dir", str(work), "--launcher", "pytorch",
-           "--verbose", *_cli_options({**QUICK, "train_cfg.max_iters": 2})]
-    done = subprocess.run(cmd, cwd=ROOT, env=_subprocess_env(), capture_output=True,
-                          text=True, timeout=300)
-    log = done.stdout + done.stderr
-    assert done.returncode == 0, log[-3000:]
-    assert "Distributed training: True" in log
-    assert "GPU number: 2" in log  # MMEngine's name for the world size
-    assert done.stdout.strip().splitlines()[-1].endswith("iter_2.pth")  # rank 0 only
+    stdout = torchrun_train("det", str(SLIM), "--data", str(tiny_data), "--work-dir",
+                            str(work),
+                            *_cli_options({**QUICK, "train_cfg.max_iters": 2}))
+    assert stdout.strip().splitlines()[-1].endswith("iter_2.pth")  # rank 0 only
 
     ckpt = _load_checkpoint(work / "iter_2.pth")
     assert ckpt["meta"]["iter"] == 2

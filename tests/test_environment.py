@@ -7,12 +7,12 @@ import re
 import sys
 
 import yaml
-
 from conftest import ROOT
 
 
 def _load_bootstrap():
-    spec = importlib.util.spec_from_file_location("bootstrap", ROOT / "tools/bootstrap.py")
+    spec = importlib.util.spec_from_file_location("bootstrap",
+                                                  ROOT / "tools/bootstrap.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["bootstrap"] = module
     spec.loader.exec_module(module)
@@ -62,7 +62,7 @@ def test_mmcv_cache_is_keyed_by_python_torch_and_cuda(tmp_path, monkeypatch):
     import torch
 
     assert f"torch{torch.__version__}" in key
-    assert "py%d.%d" % sys.version_info[:2] in key
+    assert "py{}.{}".format(*sys.version_info[:2]) in key
     assert ("cu" + (torch.version.cuda or "none")) in key
     slot = bootstrap.cache_slot("2.1.0", key)
     other = bootstrap.cache_slot("2.1.0", key.replace(torch.__version__, "9.9.9"))

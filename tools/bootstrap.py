@@ -63,7 +63,8 @@ def venv_python(venv: Path) -> Path:
 
 
 def pip(venv: Path, *args: str, **kw) -> None:
-    run([str(venv_python(venv)), "-m", "pip", "--disable-pip-version-check", *args], **kw)
+    run([str(venv_python(venv)), "-m", "pip", "--disable-pip-version-check", *args],
+        **kw)
 
 
 def query(venv: Path, code: str) -> str:
@@ -116,7 +117,8 @@ def ensure_torch(venv: Path) -> None:
     if have and (not requested or wanted is None or have.split("+")[0] == wanted):
         log(f"torch {have} already installed")
         return
-    args = ["install", "--quiet", spec, "setuptools>=77.0.3,<82", "numpy==" + pins()["numpy"]]
+    args = ["install", "--quiet", spec, "setuptools>=77.0.3,<82",
+            "numpy==" + pins()["numpy"]]
     if index:
         args += ["--extra-index-url", index]
     pip(venv, *args)
@@ -135,7 +137,8 @@ def ensure_mmcv(venv: Path) -> None:
     key = slot.name
     wheels = sorted(slot.glob("mmcv-*.whl")) if slot.is_dir() else []
     if not wheels:
-        log(f"building mmcv {version} from source for {key} (about 11 minutes on 2 cores)")
+        log(f"building mmcv {version} from source for {key} "
+            "(about 11 minutes on 2 cores)")
         t0 = time.time()
         with tempfile.TemporaryDirectory(prefix="mmcv-build-") as tmp:
             pip(venv, "install", "--quiet", "--no-deps", MMCV_BUILD_SETUPTOOLS, "ninja")

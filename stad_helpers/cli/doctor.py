@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
-    p = sub.add_parser("doctor", help="check the installed stack (versions, ops, GPU, video)")
+    p = sub.add_parser("doctor",
+                       help="check the installed stack (versions, ops, GPU, video)")
     p.set_defaults(func=_run)
 
 

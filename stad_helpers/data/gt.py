@@ -72,7 +72,8 @@ class MultiSportsGT:
     resolution: dict[str, tuple[int, int]]
     gttubes: dict[str, dict[int, list[np.ndarray]]]
     source: str | None = field(default=None, compare=False)
-    # Extra keys carried through unchanged (e.g. `idle_tubes`, people present but not acting).
+    # Extra keys carried through unchanged (e.g. `idle_tubes`: people present but
+    # not acting).
     extra: dict = field(default_factory=dict, compare=False)
 
     # ---- loading and saving -------------------------------------------------
@@ -176,7 +177,8 @@ class MultiSportsGT:
 
     def summary(self) -> dict:
         n_tubes = sum(len(t) for v in self.gttubes.values() for t in v.values())
-        n_boxes = sum(len(b) for v in self.gttubes.values() for t in v.values() for b in t)
+        n_boxes = sum(len(b) for v in self.gttubes.values() for t in v.values()
+                      for b in t)
         return {
             "labels": len(self.labels),
             "train_videos": len(self.train_videos),

@@ -431,7 +431,7 @@ def _check_video_files(root: Path, splits: dict[str, list[str]], nframes: dict,
         raise StadError("videos root is not a folder", root)
     problems: list[Problem] = []
     todo: list[tuple[str, Path]] = []
-    for key, videos in splits.items():
+    for videos in splits.values():
         for video in videos:
             path = video_path(root, video)
             if not path.is_file():

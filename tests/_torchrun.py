@@ -1,0 +1,38 @@
+"""Run `stad train ...` under torchrun with 2 CPU processes (gloo), for the
+scale-out tests of both detectors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def subprocess_env() -> dict:
+    """The repo on PYTHONPATH and one OpenMP thread per process: the machine is
+    shared, and processes must not fight over the same cores."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
+
+
+def torchrun_train(*stad_train_args: str, timeout: int = 300) -> str:
+    """`stad train ARGS --launcher pytorch --verbose` on 2 processes; assert it ran
+    distributed and return its stdout (stderr joins it in a failure message)."""
+    with socket.socket() as s:  # a free port for the rendezvous
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_addr", "127.0.0.1", "--master_port", str(port),
+           "-m", "stad_helpers.cli", "train", *stad_train_args,
+           "--launcher", "pytorch", "--verbose"]
+    done = subprocess.run(cmd, cwd=ROOT, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=timeout)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert "Distributed training: True" in log
+    assert "GPU number: 2" in log  # MMEngine's name for the world size
+    return done.stdout
