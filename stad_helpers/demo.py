@@ -139,9 +139,8 @@ def load_action_model(config: str | os.PathLike, checkpoint: str | os.PathLike,
     from mmaction.registry import MODELS
     from mmengine.registry import DefaultScope
 
-    from .detector import check_checkpoint
     from .registry import register_all
-    from .train import load_config
+    from .train import check_checkpoint, load_config
 
     register_all()
     cfg = load_config(config, cfg_options)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import StadError
 from .fileio import dump_pickle
-from .train import check_checkpoint  # demo.py and evaluate.py import it from here
+from .train import check_checkpoint
 
 SOURCES = ("video", "rawframes")
 GT_REL = Path("annotations") / "multisports_GT.pkl"  # the GT inside a dataset folder

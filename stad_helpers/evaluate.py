@@ -154,8 +154,7 @@ def predict_action(
     float32, one column per class.
     """
     from .action import check_data, data_options
-    from .detector import check_checkpoint
-    from .train import build_runner, load_config
+    from .train import build_runner, check_checkpoint, load_config
 
     options: dict[str, Any] = {}
     if data_root is not None:

@@ -146,12 +146,12 @@ def box_recall(props: dict[str, np.ndarray], gt: MultiSportsGT, videos: list[str
     table = gt.box_table(videos)
     if not len(table):
         return 1.0
+    if not props:
+        return 0.0
     index = {k: i for i, k in enumerate(props)}
     keys = [f"{videos[v]}.mp4,{f:04d}" for v, f in zip(table.video.tolist(),
                                                          table.frame.tolist())]
     key_of_box = np.array([index.get(k, -1) for k in keys], np.int64)
-    if not props:
-        return 0.0
     counts = np.array([len(p) for p in props.values()], np.int64)
     boxes = np.concatenate(list(props.values())).astype(np.float32)
     starts = np.r_[0, np.cumsum(counts)[:-1]]

@@ -46,9 +46,13 @@ def model_input(config: str | os.PathLike, video: str | os.PathLike, keyframe: i
         raise StadError(f"keyframe {keyframe} is outside the video's frames 1..{total}",
                         video)
     indices = sampler.indices(keyframe - 1, total)
-    wanted = set(indices.tolist())
-    decoded = {i: f for i, f in enumerate(iter_frames(video, rgb=True))
-               if i in wanted}
+    wanted, last = set(indices.tolist()), int(indices.max())
+    decoded = {}
+    for i, frame in enumerate(iter_frames(video, rgb=True)):
+        if i in wanted:
+            decoded[i] = frame
+        if i >= last:  # the rest of the video is not needed
+            break
     frames = [decoded[i] for i in indices.tolist()]
     packed = sampler.pack(frames, np.array([[0, 0, 1, 1]]), keyframe - 1)
     tensor = packed["inputs"].numpy()  # (C, T, H, W) after FormatShape(collapse)
