@@ -34,3 +34,22 @@ def test_notebook_is_clean_and_parameterized(path):
     assert nb["cells"][0]["cell_type"] == "markdown"
     intro = "".join(nb["cells"][0]["source"])
     assert "How long" in intro and "What you" in intro
+
+
+
+def test_nbval_waits_long_enough_for_a_cells_outputs():
+    """notebooks/conftest.py raises nbval's 5 s wait for a finished cell's outputs
+    (a loaded machine delivers a training cell's last outputs later than that)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import pytest\n"
+        "class P:\n"
+        "    def pytest_collection_finish(self, session):\n"
+        "        print('TIMEOUTS', sorted({i.output_timeout for i in session.items}))\n"
+        "pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider',\n"
+        "             'notebooks/00_setup.ipynb'], plugins=[P()])\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert "TIMEOUTS [120]" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
