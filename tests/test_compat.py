@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import run_python
+from _paths import run_python
 
 from stad_helpers import compat
 

@@ -7,7 +7,7 @@ import re
 import sys
 
 import yaml
-from conftest import ROOT
+from _paths import ROOT
 
 
 def _load_bootstrap():
