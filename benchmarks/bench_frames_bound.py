@@ -11,13 +11,16 @@ videos:
   decoder);
 - JPEG encoding at quality 95, 4:2:0, from the Y, U, V planes (simplejpeg, what
   `extract_frames` does), and for comparison from BGR (`cv2.imencode`);
-- the limited -> full range stretch that the plane path needs.
+- the limited -> full range stretch that the plane path needs;
+- "in turn": `extract_frames`'s whole per-frame work (decode, stretch, encode,
+  write the file) frame after frame on one thread.
 
 Whatever the scheduling, every frame must be decoded and encoded once, so with
 C cores no extraction beats C / (decode + encode) frames per second. The bound
 printed is that rate over the OpenCV loop's measured rate (its default decoder
 threads, best of `--repeat`), leaving out the stretch, file writes, Python and
-thread hand-offs, which only lower it.
+thread hand-offs, which only lower it. The second, C / "in turn", is what an
+ideal schedule reaches: every core busy to the end, threads free of cost.
 """
 
 from __future__ import annotations
