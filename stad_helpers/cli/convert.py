@@ -46,7 +46,7 @@ def register(sub) -> None:
     p.add_argument("--min-coverage", type=float, default=None,
                    help="fail if fewer annotated keyframes have a proposal "
                    "(default 0.9)")
-    p.add_argument("--score-thr", type=float, default=0.9,
+    p.add_argument("--score-thr", type=float, default=None,
                    help="the action config's person_det_score_thr, to report how "
                    "many annotated people keep a proposal (default 0.9, "
                    "AVADataset's)")
@@ -84,16 +84,17 @@ def _infer_anno(args: argparse.Namespace) -> int:
 
 def _proposals(args: argparse.Namespace) -> int:
     from ..convert import proposals
-    from ..convert.proposals import MIN_COVERAGE
+    from ..convert.proposals import AVA_SCORE_THR, MIN_COVERAGE
 
     cov = MIN_COVERAGE if args.min_coverage is None else args.min_coverage
+    thr = AVA_SCORE_THR if args.score_thr is None else args.score_thr
     report = proposals(args.det_results, args.gt, args.out, min_coverage=cov,
-                       score_thr=args.score_thr)
+                       score_thr=thr)
     for split in ("train", "val"):
         print(f"{report[split]}  (coverage {report['coverage'][split]:.1%} of "
               f"{report['keyframes'][split]} keyframes; "
               f"{report['recall'][split]:.1%} of the annotated people have a "
-              f"proposal scoring >= {args.score_thr:g})")
+              f"proposal scoring >= {thr:g})")
     return 0
 
 
