@@ -151,7 +151,15 @@ def test_csv_round_trip(synth, tmp_path):
     back = import_one("csv", csv_path, root, tmp_path / "ds", labels=gt.labels,
                       test_ratio=None, test_videos=gt.test_videos)
     assert_same_gt(gt, back)
-    # Without a label list, labels are sorted names; the tubes are the same.
+    # Without a label list, the file's `# labels:` line keeps the ids.
+    declared = import_one("csv", csv_path, root, tmp_path / "ds1",
+                          test_ratio=None, test_videos=gt.test_videos)
+    assert declared.labels == gt.labels != sorted(gt.labels)
+    assert_same_gt(gt, declared)
+    # Without that line either, labels are sorted names; the tubes are the same.
+    lines = csv_path.read_text(encoding="utf-8").splitlines(True)
+    assert lines[0].startswith("# labels:")
+    csv_path.write_text("".join(lines[1:]), encoding="utf-8")
     sorted_back = import_one("csv", csv_path, root, tmp_path / "ds2",
                              test_ratio=None, test_videos=gt.test_videos)
     assert sorted_back.labels == sorted(gt.labels)
@@ -364,12 +372,15 @@ def test_csv_header_sets_frame_numbering(synth, tmp_path, video0):
     np.testing.assert_allclose(tube[:, 1], [10, 15, 20, 25, 30])
     (idle,) = gt.extra["idle_tubes"][video]
     np.testing.assert_array_equal(idle[:, 0], [1])
-    # The same rows without a header count from 1: frame 0 is not in the video.
+    # The same rows without a header: a frame 0 shows they count from 0.
     src.write_text("".join(src.read_text().splitlines(True)[1:]))
-    with pytest.raises(StadError, match="track p1, frame 0: not in the video"):
-        import_one("csv", src, root, tmp_path / "ds1")
-    gt0 = import_one("csv", src, root, tmp_path / "ds0", frame_base=0)
+    notes: list[str] = []
+    gt0 = import_one("csv", src, root, tmp_path / "ds0", notes=notes)
     np.testing.assert_array_equal(gt0.gttubes[video][0][0][:, 0], [1, 2, 3, 4, 5])
+    assert any("frames counted from 0 (detected" in n for n in notes)
+    # Declared 1-based, frame 0 is not in the video.
+    with pytest.raises(StadError, match="track p1, frame 0: not in the video"):
+        import_one("csv", src, root, tmp_path / "ds1", frame_base=1)
     src.write_text(f"{name},1,p1,10,10,50,90,wave\n{name},5,p1,30,10,70,90,wave\n")
     gt1 = import_one("csv", src, root, tmp_path / "ds3")
     np.testing.assert_array_equal(gt1.gttubes[video][0][0][:, 0], [1, 2, 3, 4, 5])
@@ -600,3 +611,384 @@ def test_cli_help(argv, capsys):
         cli(argv)
     assert exit_info.value.code == 0
     assert "usage: stad data" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------
+# One video in several sources (issue 10, item 3)
+# ---------------------------------------------------------------------------
+def _person_track(tid: int, frames: range, x: float = 10, label_: str = "wave",
+                  close: bool = True) -> str:
+    boxes = [box(f, x + f, 20, x + 40 + f, 100) for f in frames]
+    if close:
+        f = frames[-1] + 1
+        boxes.append(box(f, x + f, 20, x + 40 + f, 100, outside=1))
+    return f'<track id="{tid}" label="{label_}">' + "".join(boxes) + "</track>"
+
+
+def test_same_file_twice_is_read_once(synth, tmp_path, video0):
+    root, _ = synth
+    name, n = video0
+    src = tmp_path / "a.xml"
+    src.write_text(cvat_xml(_person_track(0, range(0, 10, 3)), name, n, label("wave")))
+    notes: list[str] = []
+    gt = MultiSportsGT.load(import_annotations(
+        "cvat", [src, src], root, tmp_path / "ds", test_ratio=0.0, progress=False,
+        notes=notes))
+    assert len(gt.gttubes[gt.videos[0]][0]) == 1
+    assert any(n.startswith("warning:") and "given twice" in n for n in notes)
+
+
+def test_identical_copies_are_merged_with_a_warning(synth, tmp_path, video0):
+    """Two files (two annotators who agree, or a copy): each tube once, both named."""
+    root, _ = synth
+    name, n = video0
+    tracks = _person_track(0, range(0, 10, 3)) + _person_track(1, range(5, 20, 5), 150)
+    for f in ("a.xml", "b.xml"):
+        (tmp_path / f).write_text(cvat_xml(tracks, name, n, label("wave")))
+    notes: list[str] = []
+    gt = MultiSportsGT.load(import_annotations(
+        "cvat", [tmp_path / "a.xml", tmp_path / "b.xml"], root, tmp_path / "ds",
+        test_ratio=0.0, progress=False, notes=notes))
+    once = import_one("cvat", tmp_path / "a.xml", root, tmp_path / "once")
+    assert_same_gt(once, gt)  # 2 tubes, not 4
+    (warning,) = [n for n in notes if "identical" in n]
+    assert warning.startswith("warning:") and "2 tube(s)" in warning
+    assert "a.xml" in warning and "b.xml" in warning
+    # without `notes`, the warning is issued, not swallowed
+    with pytest.warns(UserWarning, match="identical"):
+        import_annotations("cvat", [tmp_path / "a.xml", tmp_path / "b.xml"], root,
+                           tmp_path / "ds2", test_ratio=0.0, progress=False)
+
+
+def test_conflicting_annotations_of_a_video_are_an_error(synth, tmp_path, video0):
+    """Two Label Studio tasks on one video: the same person, other boxes or action."""
+    root, _ = synth
+    name, n = video0
+
+    def task(tid, x, action):
+        seq = [{"frame": f, "enabled": f < 9, "x": x + f, "y": 10, "width": 20,
+                "height": 40} for f in (1, 5, 9)]
+        region = {"id": f"r{tid}", "type": "videorectangle",
+                  "value": {"framesCount": n, "labels": [action], "sequence": seq}}
+        return {"id": tid, "data": {"video": name},
+                "annotations": [{"result": [region]}]}
+
+    src = tmp_path / "ls.json"
+    src.write_text(json.dumps([task(1, 10, "wave"), task(2, 12, "wave")]))
+    with pytest.raises(StadError) as err:
+        import_one("label-studio", src, root, tmp_path / "ds")
+    msg = str(err.value)
+    assert "1 conflict(s)" in msg and "frames 1..9" in msg
+    assert f"video 'custom/{Path(name).stem}'" in msg or Path(name).stem in msg
+    assert "task 1" in msg and "task 2" in msg and "px apart" in msg
+    assert not (tmp_path / "ds").exists()
+    src.write_text(json.dumps([task(1, 10, "wave"), task(2, 10, "march")]))
+    with pytest.raises(StadError, match="labelled 'wave' in one and 'march'"):
+        import_one("label-studio", src, root, tmp_path / "ds")
+    # other people on the same video (boxes far apart) are simply both kept
+    src.write_text(json.dumps([task(1, 10, "wave"), task(2, 60, "march")]))
+    gt = import_one("label-studio", src, root, tmp_path / "ds")
+    assert [len(v) for v in gt.gttubes[gt.videos[0]].values()] == [1, 1]
+
+
+def test_validate_warns_about_duplicate_tubes(synth):
+    from stad_helpers.data.validate import validate_gt
+
+    _, gt = synth
+    raw = gt.to_dict()
+    video = gt.videos[0]
+    label_, tubes = next(iter(gt.gttubes[video].items()))
+    assert not [p for p in validate_gt(raw) if "duplicate" in p.message]
+    near = tubes[0].copy()
+    near[:, 1:] += 0.5  # within the tolerance
+    far = tubes[0].copy()
+    far[:, 1:] += 5
+    raw["gttubes"] = {**raw["gttubes"], video: {**raw["gttubes"][video],
+                                                label_: [*tubes, near, far]}}
+    dup = [p for p in validate_gt(raw) if "duplicate" in p.message]
+    assert len(dup) == 1 and dup[0].severity == "warning"
+    assert f"tube {len(tubes)}" in dup[0].where and "as tube 0" in dup[0].message
+
+
+# ---------------------------------------------------------------------------
+# Ranges an export declares (issue 10, item 4)
+# ---------------------------------------------------------------------------
+def job_xml(tracks: str, source: str, job_id: int, start: int, stop: int,
+            labels: str) -> str:
+    """A CVAT 2.x per-job export: <job> meta with video frame numbers."""
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<annotations><version>1.1</version><meta>
+  <job><id>{job_id}</id><size>{stop - start + 1}</size><mode>interpolation</mode>
+    <overlap>5</overlap><start_frame>{start}</start_frame>
+    <stop_frame>{stop}</stop_frame><frame_filter></frame_filter>
+    <labels>{labels}</labels></job>
+  <original_size><width>320</width><height>240</height></original_size>
+  <source>{source}</source></meta>
+{tracks}
+</annotations>
+"""
+
+
+def test_cvat_open_track_ends_at_the_task_stop_frame(synth, tmp_path, video0):
+    root, _ = synth
+    name, n = video0
+    xml = cvat_xml(_person_track(0, range(10, 13), close=False), name, n,
+                   label("wave")).replace(f"<stop_frame>{n - 1}</stop_frame>",
+                                          "<stop_frame>19</stop_frame>")
+    (tmp_path / "t.xml").write_text(xml)
+    gt = import_one("cvat", tmp_path / "t.xml", root, tmp_path / "ds")
+    (tube,) = gt.gttubes[gt.videos[0]][0]
+    np.testing.assert_array_equal(tube[:, 0], np.arange(11, 21))  # CVAT 10..19
+
+
+def test_cvat_frame_step_interpolates_and_stops_at_the_task_end(synth, tmp_path,
+                                                                 video0):
+    root, _ = synth
+    name, n = video0
+    xml = (cvat_xml(_person_track(0, range(0, 9, 4), close=False), name, n,
+                    label("wave"))
+           .replace(f"<stop_frame>{n - 1}</stop_frame>", "<stop_frame>16</stop_frame>"
+                    "<frame_filter>step=4</frame_filter>"))
+    (tmp_path / "t.xml").write_text(xml)
+    notes: list[str] = []
+    gt = import_one("cvat", tmp_path / "t.xml", root, tmp_path / "ds", notes=notes)
+    (tube,) = gt.gttubes[gt.videos[0]][0]
+    np.testing.assert_array_equal(tube[:, 0], np.arange(1, 18))  # CVAT 0..16
+    np.testing.assert_allclose(tube[2, 1], 12)  # CVAT frame 2: between 0 and 4
+    assert any("frame step 4" in x for x in notes)
+
+
+def test_cvat_job_exports_join_without_doubles(synth, tmp_path, video0):
+    """Jobs 0..24 and 20..39 overlap; the track crossing them is one tube."""
+    root, _ = synth
+    name, n = video0
+    labels = label("wave")
+    # job 1: the person from CVAT frame 2, never closed (ends at the job's end);
+    # a second person only in job 1, closed at 8
+    job1 = (_person_track(0, range(2, 25, 2), close=False)
+            + _person_track(1, range(0, 8, 7), x=200))
+    # job 2: the same person, boxes 2 px off in the overlap, closed at 31
+    job2 = _person_track(5, range(20, 31, 2), x=12)
+    (tmp_path / "job1.xml").write_text(job_xml(job1, name, 11, 0, 24, labels))
+    (tmp_path / "job2.xml").write_text(job_xml(job2, name, 12, 20, n - 1, labels))
+    notes: list[str] = []
+    gt = MultiSportsGT.load(import_annotations(
+        "cvat", [tmp_path], root, tmp_path / "ds", test_ratio=0.0, progress=False,
+        notes=notes))
+    tubes = sorted(gt.gttubes[gt.videos[0]][0], key=len)
+    assert [len(t) for t in tubes] == [8, 29]
+    long = tubes[1]
+    np.testing.assert_array_equal(long[:, 0], np.arange(3, 32))  # CVAT 2..30
+    np.testing.assert_allclose(long[22, 1], 10 + 24)  # overlap: job 1's boxes
+    np.testing.assert_allclose(long[-1, 1], 12 + 30)  # job 2 past job 1's end
+    assert any("overlapping job segments" in x and not x.startswith("warning")
+               for x in notes)
+    # Job 1 alone: its open track ends at the job's stop frame, not the video's.
+    one = import_one("cvat", tmp_path / "job1.xml", root, tmp_path / "one")
+    assert max(len(t) for t in one.gttubes[one.videos[0]][0]) == 23  # CVAT 2..24
+
+
+def test_cvat_project_export_frame_offsets_undone(synth, tmp_path):
+    """CVAT 2.x numbers a project's second task's frames after the first task's."""
+    root, gt = synth
+    (k0, n0), (k1, n1) = [(k, int(gt.nframes[k])) for k in sorted(gt.videos)[:2]]
+    tasks = "".join(
+        f"<task><id>{tid}</id><name>{Path(k).name}</name><size>{n}</size>"
+        f"<start_frame>0</start_frame><stop_frame>{n - 1}</stop_frame>"
+        "<subset>default</subset><original_size><width>320</width>"
+        "<height>240</height></original_size></task>"
+        for tid, k, n in [(11, k0, n0), (12, k1, n1)])
+    xml = (f"<annotations><version>1.1</version><meta><project><id>1</id>"
+           f"<tasks>{tasks}</tasks><labels>{label('wave')}</labels></project></meta>"
+           '<track id="0" label="wave" task_id="12">' + box(n0 + 3, 1, 2, 30, 40)
+           + box(n0 + 5, 1, 2, 30, 40, outside=1) + "</track></annotations>")
+    (tmp_path / "p.xml").write_text(xml)
+    notes: list[str] = []
+    got = import_one("cvat", tmp_path / "p.xml", root, tmp_path / "ds", notes=notes)
+    np.testing.assert_array_equal(got.gttubes[k1][0][0][:, 0], [4, 5])
+    assert any(f"shifted back by {n0}" in x for x in notes)
+
+
+def test_label_studio_open_region_ends_at_frames_count(synth, tmp_path, video0):
+    root, _ = synth
+    name, n = video0
+    seq = [{"frame": n - 6, "enabled": True, "x": 10, "y": 10, "width": 20,
+            "height": 40}]
+    region = {"id": "r", "type": "videorectangle",
+              "value": {"framesCount": n - 1, "labels": ["wave"], "sequence": seq}}
+    (tmp_path / "ls.json").write_text(json.dumps(
+        [{"id": 1, "data": {"video": name}, "annotations": [{"result": [region]}]}]))
+    gt = import_one("label-studio", tmp_path / "ls.json", root, tmp_path / "ds")
+    (tube,) = gt.gttubes[gt.videos[0]][0]
+    np.testing.assert_array_equal(tube[:, 0], np.arange(n - 6, n))  # not to n
+
+
+# ---------------------------------------------------------------------------
+# Label ids (issue 10, item 6)
+# ---------------------------------------------------------------------------
+def test_label_ids_survive_cvat_to_csv_to_label_studio(synth, tmp_path):
+    root, gt = synth
+    assert gt.labels != sorted(gt.labels)
+    export_cvat(gt, tmp_path / "cvat")
+    a = import_one("cvat", tmp_path / "cvat", root, tmp_path / "a", test_ratio=None,
+                   test_videos=gt.test_videos)
+    b = import_one("csv", export_csv(a, tmp_path / "a.csv"), root, tmp_path / "b",
+                   test_ratio=None, test_videos=gt.test_videos)
+    assert a.labels == b.labels == gt.labels
+    assert_same_gt(gt, b)
+    tasks = export_label_studio(b, tmp_path / "ls")
+    notes: list[str] = []
+    c = import_one("label-studio", tasks, root, tmp_path / "c", test_ratio=None,
+                   test_videos=gt.test_videos, notes=notes,
+                   labels=tmp_path / "ls" / "label_config.xml")
+    assert c.labels == gt.labels
+    assert_same_gt(gt, c, tol=LS_TOL)
+    assert any(x.startswith("label ids as listed in") for x in notes)
+    # cvat_labels.json declares them too
+    d = import_one("csv", tmp_path / "a.csv", root, tmp_path / "d",
+                   labels=tmp_path / "cvat" / "cvat_labels.json")
+    assert d.labels == gt.labels
+
+
+# ---------------------------------------------------------------------------
+# CSV as people write it (issue 10, item 7)
+# ---------------------------------------------------------------------------
+def test_csv_written_by_hand(synth, tmp_path, video0):
+    """31.0 frames, ';' with decimal commas, an empty action cell, notes."""
+    root, _ = synth
+    name, n = video0
+    src = tmp_path / "b.csv"
+    src.write_text(f"{name};1.0;p1;10,5;10;50;90;wave\n"
+                   f"{name};5.0;p1;30,5;10;70;90;wave\n"
+                   f"{name};2;p2;100;10;150;90;\n"
+                   f"{name};3;p2;100;10;150;90;\n")
+    notes: list[str] = []
+    gt = import_one("csv", src, root, tmp_path / "ds", notes=notes)
+    video = gt.videos[0]
+    (tube,) = gt.gttubes[video][0]
+    np.testing.assert_array_equal(tube[:, 0], [1, 2, 3, 4, 5])
+    np.testing.assert_allclose(tube[[0, 4], 1], [10.5, 30.5])
+    assert len(gt.extra["idle_tubes"][video]) == 1
+    assert any("';'-separated" in x and "decimal commas" in x for x in notes)
+    (empty,) = [x for x in notes if "empty action" in x]
+    assert empty.startswith("warning:") and "2 row(s)" in empty and "line 3, 4" in empty
+    (base,) = [x for x in notes if "frames counted from" in x]
+    assert base.startswith("warning:") and "counted from 1 (assumed" in base
+    src.write_text(f"{name},31.5,p1,10,10,50,90,wave\n")
+    with pytest.raises(StadError, match="line 1: frame '31.5' is not a whole number"):
+        import_one("csv", src, root, tmp_path / "ds2")
+
+
+def test_csv_track_id_reused_after_a_long_gap(synth, tmp_path, video0):
+    root, _ = synth
+    name, n = video0
+    src = tmp_path / "b.csv"
+    src.write_text("video,frame1,track_id,x1,y1,x2,y2,action\n"
+                   + "".join(f"{name},{f},p1,10,10,50,90,wave\n"
+                             for f in (1, 3, 5, 30, 32)))
+    notes: list[str] = []
+    gt = import_one("csv", src, root, tmp_path / "ds", notes=notes, max_gap=20)
+    tubes = gt.gttubes[gt.videos[0]][0]
+    assert [(t[0, 0], t[-1, 0]) for t in tubes] == [(1, 5), (30, 32)]
+    assert any("reused after more than 20 frames" in x and "after frame 5" in x
+               for x in notes)
+    # a larger limit interpolates across the gap, as before
+    gt2 = import_one("csv", src, root, tmp_path / "ds2", max_gap=24)
+    (tube,) = gt2.gttubes[gt2.videos[0]][0]
+    assert len(tube) == 32
+
+
+# ---------------------------------------------------------------------------
+# The pre-annotation loop closes without flags (issue 10, items 8 and 5)
+# ---------------------------------------------------------------------------
+def _demo_json(path: Path, video: Path, n: int, **head) -> Path:
+    """The JSON `stad demo` writes: one person doing "march", every 4th frame."""
+    frames = [{"frame": f, "keyframe": f, "detections": [
+        {"box": [10 + f, 20, 60 + f, 140], "labels": [1], "scores": [0.9]}]}
+        for f in range(1, n + 1, 4)]
+    path.write_text(json.dumps({"video": str(video), **head,
+                                "classes": {"0": "wave", "1": "march"},
+                                "frames": frames}))
+    return path
+
+
+def test_prediction_export_imports_back_without_flags(synth, tmp_path):
+    root, gt = synth
+    key = sorted(gt.videos)[0]
+    video = next(root.rglob(Path(key).name + ".mp4"))
+    n = int(gt.nframes[key])
+    xml = export_cvat_predictions(_demo_json(tmp_path / "d.json", video, n), video,
+                                  tmp_path / "pre")
+    notes: list[str] = []
+    back = import_one("cvat", xml, root, tmp_path / "ds", notes=notes)
+    assert back.labels == ["wave", "march"]  # not ["person"]
+    (march,) = back.gttubes[key][1]
+    assert march[0, 0] == 1
+    assert any("the attribute 'action'" in x for x in notes)
+
+
+def test_predictions_of_another_video_are_refused(synth, tmp_path):
+    root, gt = synth
+    k0, k1 = sorted(gt.videos)[:2]
+    v0 = next(root.rglob(Path(k0).name + ".mp4"))
+    v1 = next(root.rglob(Path(k1).name + ".mp4"))
+    n = int(gt.nframes[k0])
+    out = tmp_path / "pre"
+    cases = [(_demo_json(tmp_path / "a.json", v1, n), "are of video"),
+             (_demo_json(tmp_path / "b.json", v0, n, width=640, height=480),
+              "640x480 video, but .* is 320x240"),
+             (_demo_json(tmp_path / "c.json", v0, n, nframes=n + 7),
+              f"{n + 7} frames, but .* has {n}")]
+    for demo, match in cases:
+        with pytest.raises(StadError, match=match) as err:
+            export_cvat_predictions(demo, v0, out)
+        assert str(demo) in str(err.value) and str(v0) in str(err.value)
+        assert not out.exists()
+
+
+def test_label_studio_several_annotations(synth, tmp_path, video0):
+    root, _ = synth
+    name, n = video0
+
+    def annotation(who, when, action):
+        seq = [{"frame": 1, "enabled": True, "x": 10, "y": 10, "width": 20,
+                "height": 40}]
+        return {"completed_by": who, "updated_at": when, "result": [
+            {"id": "r", "type": "videorectangle",
+             "value": {"framesCount": n, "labels": [action], "sequence": seq}}]}
+
+    task = {"id": 7, "data": {"video": name}, "annotations": [
+        annotation({"id": 2, "email": "bob@x.org"}, "2024-05-02T10:00:00Z", "march"),
+        annotation({"id": 1, "email": "ann@x.org"}, "2024-05-01T10:00:00Z", "wave")]}
+    src = tmp_path / "ls.json"
+    src.write_text(json.dumps([task]))
+    notes: list[str] = []
+    latest = import_one("label-studio", src, root, tmp_path / "a", notes=notes)
+    assert latest.labels == ["march"]
+    assert any("annotated several times" in x and "bob@x.org" in x for x in notes)
+    chosen = import_one("label-studio", src, root, tmp_path / "b",
+                        annotator="ANN@x.org")
+    assert chosen.labels == ["wave"]
+    with pytest.raises(StadError, match="no annotated video"):
+        import_one("label-studio", src, root, tmp_path / "c", annotator="carol")
+
+
+def test_cli_import_options_and_summary(synth, tmp_path, capsys, video0):
+    root, _ = synth
+    name, n = video0
+    src = tmp_path / "b.csv"
+    src.write_text("".join(f"{name},{f},p1,10,10,50,90,wave\n" for f in (0, 2, 30)))
+    rc = cli(["data", "import", "csv", str(src), str(tmp_path / "ds"), "--videos",
+              str(root), "--max-gap", "5"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "frames counted from 0 (detected" in out
+    assert "reused after more than 5 frames" in out
+    assert "label ids sorted" in out
+    assert "--max-gap" in cli_help(["data", "import", "--help"], capsys)
+
+
+def cli_help(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit):
+        cli(argv)
+    return capsys.readouterr().out

@@ -6,6 +6,9 @@
   those tools import (`stad data export`); importing them back gives the same GT.
 - `export_cvat_predictions`: `stad demo` predictions -> a CVAT task to correct, so
   a user fixes the model's tracks instead of drawing from scratch, then retrains.
+- `merge_sources`: one video in several files, tasks or jobs -> each tube once
+  (identical ones warned about, conflicting ones refused).
+- Label ids follow one rule for every format: `importer.LABEL_ID_RULE`.
 
 Used in: 05_your_own_data.
 """
@@ -14,8 +17,9 @@ from __future__ import annotations
 
 from .csv_format import export_csv, read_csv
 from .cvat import export_cvat, export_cvat_predictions, read_cvat
-from .importer import import_annotations, read_sources
+from .importer import LABEL_ID_RULE, import_annotations, read_label_list, read_sources
 from .label_studio import export_label_studio, read_label_studio
+from .merge import merge_sources
 from .tracks import (
     IDLE_LABEL,
     Track,
@@ -28,6 +32,7 @@ from .tracks import (
 
 __all__ = [
     "IDLE_LABEL",
+    "LABEL_ID_RULE",
     "Track",
     "VideoAnnotation",
     "export_csv",
@@ -37,9 +42,11 @@ __all__ = [
     "gt_to_tracks",
     "import_annotations",
     "load_predictions",
+    "merge_sources",
     "predictions_to_tracks",
     "read_csv",
     "read_cvat",
+    "read_label_list",
     "read_label_studio",
     "read_sources",
     "tracks_to_gt",

@@ -7,14 +7,24 @@ video's export does not have to fit in memory. Task, job and project exports are
 read; each task is matched to its video by its `<source>` (the video's file
 name) or its `<name>`. CVAT numbers frames from 0, MultiSports from 1: CVAT frame
 f is MultiSports frame f + 1 (CVAT exports video frame numbers, whatever the
-task's start frame or frame step).
+task's start frame or frame step; a project export adds to each task's frames
+the frames of the tasks before it in its subset, which is undone here).
 
-The action of a box is its track's label, or, with `action_attribute`, the value
-of that (mutable, per-box) attribute of a "person" track. A track labelled
-`no_action` (default "no action"), or whose attribute holds the attribute's
-default value (or `no_action` when given), is a person standing by: no tube, but
-its boxes still train the person detector (`idle_tubes`). `outside="1"` ends a
-visible stretch; a track never closed holds its last box to the end, as in CVAT.
+Ranges the export declares bound the annotation: a track never closed holds
+its last box to the task's (or, in a job export, the job's) `<stop_frame>`, not
+to the end of the video file; with a frame step (`frame_filter` "step=N") boxes
+between task frames are interpolated. Per-job exports of one task overlap by
+the task's `<overlap>` frames: the importer joins the tracks that continue from
+one job into the next (`merge.py`), so nothing is counted twice.
+
+The action of a box is its track's label, or the value of a (mutable, per-box)
+attribute of a "person" track: `action_attribute`, or, when not given, the
+attribute the file declares for it (a mutable attribute named "action", or whose
+default value is the no-action value, as `export_cvat_predictions` writes). A
+track labelled `no_action` (default "no action"), or whose attribute holds the
+attribute's default value (or `no_action` when given), is a person standing by:
+no tube, but its boxes still train the person detector (`idle_tubes`).
+`outside="1"` ends a visible stretch.
 
 Writing (`export_cvat`, `export_cvat_predictions`): one XML per video that CVAT
 imports into a task made from that video ("Upload annotations", format "CVAT 1.1"),
@@ -29,6 +39,7 @@ import colorsys
 import contextlib
 import io
 import os
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,12 +79,17 @@ def read_cvat(
     path: PathLike,
     action_attribute: str | None = None,
     no_action: str | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[list[VideoAnnotation], list[str] | None]:
     """The tracks of every task in a CVAT-for-video XML (or zip), and its labels.
 
-    Returns one `VideoAnnotation` per task and the action labels the file declares
-    (in its order, without the no-action value), or None if it declares none.
+    Returns one `VideoAnnotation` per task (or job) and the action labels the
+    file declares (in its order, without the no-action value), or None if it
+    declares none. What was detected (the action attribute, a frame step, a
+    project's frame offsets) is appended to `notes` in words. Raises `StadError`
+    for a file that is not a CVAT-for-video XML or holds bad tracks.
     """
+    notes = [] if notes is None else notes
     path = Path(path)
     handler = _CvatHandler()
     with _open_xml(path) as (fh, shown):
@@ -108,6 +124,12 @@ def read_cvat(
         info = next(iter(tasks.values()))
         info["source"] = info.get("source") or meta_source
 
+    if action_attribute is None:
+        action_attribute = _declared_action_attribute(label_specs, no_action)
+        if action_attribute is not None:
+            notes.append(f"{shown}: the action is the attribute {action_attribute!r} "
+                         "the file declares for it (--action-attribute to choose "
+                         "another)")
     idle_values, labels = _action_values(label_specs, action_attribute, no_action)
     videos = {tid: _task_video(info, path, shown, len(tasks) == 1)
               for tid, info in tasks.items()}
@@ -124,7 +146,58 @@ def read_cvat(
                           shown)
         if track is not None:
             video.tracks.append(track)
+    _undo_project_offsets(tasks, videos, shown, notes)
+    for tid, info in tasks.items():
+        if info.get("step", 1) > 1:
+            notes.append(f"{videos[tid].where}: frame step {info['step']}: boxes "
+                         "between the task's frames are interpolated")
     return list(videos.values()), labels
+
+
+def _declared_action_attribute(specs: list[dict], no_action: str | None
+                               ) -> str | None:
+    """The one attribute a file declares for the action, or None.
+
+    A mutable attribute named "action", or whose default is the no-action value
+    (how `export_cvat_predictions` and `export_cvat(action_attribute=...)` write
+    it), with at least one other value.
+    """
+    idle = no_action if no_action is not None else IDLE_LABEL
+    names = {a["name"] for s in specs for a in s["attributes"]
+             if a["mutable"] and a["name"]
+             and (a["name"].lower() == "action" or a["default"] == idle)
+             and any(v != a["default"] for v in a["values"])}
+    return names.pop() if len(names) == 1 else None
+
+
+def _undo_project_offsets(tasks: dict, videos: dict, shown: str,
+                          notes: list[str]) -> None:
+    """Shift a project export's frames back to each task's video frame numbers.
+
+    CVAT (2.x) exports a project's task frames after the frames of the tasks
+    before it in the same subset (by task id): offset = sum of start_frame +
+    step * size of those. Applied only where every box of the task lies at or
+    past its offset (older CVAT versions write no offset).
+    """
+    if len(tasks) < 2 or not all(i.get("project") for i in tasks.values()):
+        return
+    offset: dict[str, int] = {}
+    order = sorted(tasks, key=lambda t: (tasks[t].get("subset") or "",
+                                         _int(t) if _int(t) is not None else 0))
+    for tid in order:
+        info = tasks[tid]
+        subset = info.get("subset") or ""
+        shift = offset.get(subset, 0)
+        offset[subset] = shift + (info.get("start") or 0) + info.get(
+            "step", 1) * (info.get("frames") or 0)
+        tracks = videos[tid].tracks
+        if not shift or not tracks:
+            continue
+        if min(int(t.frames.min()) for t in tracks) - 1 >= shift:
+            for t in tracks:  # (<start_frame>/<stop_frame> are not shifted)
+                t.frames = t.frames - shift
+            notes.append(f"{videos[tid].where}: frames shifted back by {shift}, "
+                         "the project export's offset of this task")
 
 
 @contextlib.contextmanager
@@ -170,17 +243,24 @@ def _read_meta(meta: StdET.Element) -> tuple[dict, list[dict], str | None]:
     tasks = {}
     containers = [meta.find("task"), meta.find("job"),
                   *meta.findall("project/tasks/task")]
-    for el in containers:
+    for i, el in enumerate(containers):
         if el is None:
             continue
         width, height = _int(_text(el, "original_size/width")), _int(
             _text(el, "original_size/height"))
-        stop = _int(_text(el, "stop_frame"))
+        if width is None:  # a job's meta has original_size beside <job>
+            width, height = _int(_text(meta, "original_size/width")), _int(
+                _text(meta, "original_size/height"))
+        start, stop = _int(_text(el, "start_frame")), _int(_text(el, "stop_frame"))
+        step = re.search(r"step\s*=\s*(\d+)", _text(el, "frame_filter", "") or "")
         tasks[_text(el, "id")] = {
             "name": _text(el, "name"),
             "source": _text(el, "source"),
             "size": (width, height) if width and height else None,
             "nframes": stop + 1 if stop is not None and stop >= 0 else None,
+            "start": start, "stop": stop, "step": max(1, int(step[1])) if step else 1,
+            "frames": _int(_text(el, "size")), "subset": _text(el, "subset"),
+            "id": _text(el, "id"), "job": el.tag == "job", "project": i >= 2,
         }
     specs, seen = [], set()
     for label in meta.iter("label"):
@@ -306,8 +386,15 @@ def _task_video(info: dict, path: Path, shown: str, only: bool) -> VideoAnnotati
     if only and path.stem != "annotations":
         names.append(path.stem)  # e.g. our own export, named after the video
     where = f"{shown}" + (f", task {info['name']!r}" if info.get("name") else "")
+    if info.get("job"):
+        where += f", job {info['id']}" if info.get("id") else ", job"
+    start, stop = info.get("start"), info.get("stop")
+    segment = ((start or 0) + 1, stop + 1) if info.get("job") and stop is not None \
+        else None
     return VideoAnnotation(names=names, where=where, size=info.get("size"),
-                           nframes=info.get("nframes"), tool="cvat")
+                           nframes=info.get("nframes"), tool="cvat", segment=segment,
+                           end_frame=None if stop is None else stop + 1)
+
 
 
 def _to_track(tr: dict, video: VideoAnnotation, attribute: str | None,
@@ -345,7 +432,8 @@ def _to_track(tr: dict, video: VideoAnnotation, attribute: str | None,
             actions[i] = None if current is None or current in idle else current
     return Track(video=video.names[0] if video.names else "?", track_id=str(tr["id"]),
                  frames=frames, boxes=boxes, actions=actions, outside=tr["outside"],
-                 open_end=True, source=video.where, frame_base=0)
+                 open_end=True, source=video.where, frame_base=0,
+                 end_frame=video.end_frame)
 
 
 # ---------------------------------------------------------------------------
@@ -396,15 +484,19 @@ def export_cvat_predictions(
     Boxes are linked across frames into tracks (greedy IoU), so the user fixes
     tracks, not single boxes; predicted frames become keyframes and CVAT
     interpolates between them. By default each track is a "person" whose
-    mutable `action` attribute holds the best action per keyframe (import the
-    corrections with `--action-attribute action`); with `action_attribute=None`
-    tracks are split where the action changes and labelled with it.
+    mutable `action` attribute holds the best action per keyframe (its default
+    "no action" marks it, so the import finds it without `--action-attribute`);
+    with `action_attribute=None` tracks are split where the action changes and
+    labelled with it. The predictions must be of `video`: a different video name,
+    frame size or frame count in the demo's JSON (or a predicted frame past the
+    video's end) raises `StadError` naming both, and nothing is written.
     """
     from ..video import probe
 
     video = Path(video)
     info = probe(video)
     preds = load_predictions(demo_json, score_thr=score_thr)
+    _check_predictions_video(Path(demo_json), preds.frames, video, info)
     tracks = predictions_to_tracks(preds, video.stem, iou_thr=iou_thr)
     if action_attribute is None:
         tracks = _split_by_action(tracks)
@@ -416,6 +508,39 @@ def export_cvat_predictions(
         fh.write(text)
     dump_json(spec, Path(out_dir) / LABELS_JSON, indent=2)
     return out
+
+
+def _check_predictions_video(demo_json: Path, frames, video: Path,
+                             info) -> None:
+    """Raise `StadError` unless the demo's JSON describes `video` (name, size, frames).
+
+    The demo writes `video`, `width`, `height` and `nframes` at the top of its
+    JSON; files without them are checked by their frame numbers only.
+    """
+    import json
+
+    try:
+        head = json.loads(demo_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        head = {}  # load_predictions has already read it; it cannot fail here
+    head = head if isinstance(head, dict) else {}
+    what = f"predictions {demo_json}"
+    theirs = head.get("video")
+    if isinstance(theirs, str) and theirs and Path(theirs).stem != video.stem:
+        raise StadError(f"{what} are of video {Path(theirs).name!r}, not of {video} "
+                        "(pass the video the demo ran on)")
+    w, h, n = head.get("width"), head.get("height"), head.get("nframes")
+    if (isinstance(w, int) and isinstance(h, int)
+            and (w, h) != (info.width, info.height)):
+        raise StadError(f"{what} were made on a {w}x{h} video, but {video} is "
+                        f"{info.width}x{info.height}")
+    if isinstance(n, int) and n > 0 and info.nframes and n != info.nframes:
+        raise StadError(f"{what} were made on a video of {n} frames, but {video} "
+                        f"has {info.nframes}")
+    last = int(np.max(frames)) if len(frames) else 0
+    if info.nframes and last > info.nframes:
+        raise StadError(f"{what} reach frame {last}, but {video} has only "
+                        f"{info.nframes} frames")
 
 
 def _split_by_action(tracks: list[Track]) -> list[Track]:

@@ -15,6 +15,20 @@ root works as a videos folder); characters other than letters, digits and `.-_`
 in names become `_`. Everything is built in a hidden folder beside OUT
 and renamed into place at the end: a failed import leaves nothing behind.
 
+Label ids, one rule for every format (`LABEL_ID_RULE`): `labels` when given (a
+list, a text file with one name per line, a Label Studio labeling config XML or
+a `cvat_labels.json`), else the order in which the files declare them (CVAT's
+label list or action attribute values; a CSV's `# labels:` line; several files:
+order of first declaration), else the action names sorted. Every exporter
+declares its labels, so a round trip between formats keeps the ids.
+
+A video annotated in several sources (files, tasks, jobs) is merged by
+`merge.merge_sources`: identical tubes kept once with a warning, conflicts
+refused. What the import decided or assumed (frame numbering, label ids,
+duplicates, which annotation of a task) is appended to `notes` in words; the
+CLI prints it in its summary. Without `notes`, the warnings among it are issued
+with `warnings.warn` once the dataset is written.
+
 Used in: 05_your_own_data.
 """
 
@@ -25,6 +39,7 @@ import re
 import shutil
 import tempfile
 import urllib.parse
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Union
@@ -34,7 +49,9 @@ import numpy as np
 from ..data.gt import MultiSportsGT
 from ..data.validate import raise_if_invalid
 from ..errors import StadError
-from .tracks import Track, VideoAnnotation, tracks_to_gt
+from .csv_format import DEFAULT_MAX_GAP
+from .merge import merge_sources
+from .tracks import IDLE_LABEL, Track, VideoAnnotation, tracks_to_gt
 
 PathLike = Union[str, os.PathLike]
 GT_REL = Path("annotations") / "multisports_GT.pkl"
@@ -42,6 +59,9 @@ VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 FORMATS = ("cvat", "label-studio", "csv")
 DEFAULT_TEST_RATIO = 0.2
 _LS_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")  # Label Studio's upload renaming
+LABEL_ID_RULE = ("label ids: --labels if given, else the order the files declare "
+                 "the labels in (CVAT label list or action attribute values, a "
+                 "CSV's '# labels:' line), else the action names sorted")
 
 
 def import_annotations(
@@ -57,24 +77,34 @@ def import_annotations(
     *,
     labels: Sequence[str] | PathLike | None = None,
     frame_base: int | None = None,
+    max_gap: int | None = DEFAULT_MAX_GAP,
+    annotator: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    notes: list[str] | None = None,
 ) -> Path:
     """Import annotation files of format `fmt` as a MultiSports dataset; return its GT.
 
-    `sources` are files or folders (searched for the format's files). The test
-    split is `test_videos` (keys 'sport/name', names or file names) or a random
-    `test_ratio` of the videos (default 0.2, at least one when there are two),
-    drawn with `seed`. Action labels are `labels` (a list or a text file with one
-    per line), else those the files declare (CVAT), else all actions found,
-    sorted. `action_attribute` and `no_action` are explained in
-    `stad_helpers.annotations.cvat`; `frame_base` in `...csv_format`.
+    `sources` are files or folders (searched for the format's files; a file
+    given twice is read once). The test split is `test_videos` (keys
+    'sport/name', names or file names) or a random `test_ratio` of the videos
+    (default 0.2, at least one when there are two), drawn with `seed`. Label ids
+    follow `LABEL_ID_RULE` (see the module docstring). `action_attribute` and
+    `no_action` are explained in `stad_helpers.annotations.cvat`; `frame_base`
+    and `max_gap` (frames) in `...csv_format`; `annotator` in `...label_studio`.
+    What was decided or assumed is appended to `notes` (lines starting
+    "warning: " are warnings). Raises `StadError` for bad input (one message
+    listing every bad box, or every conflict between two annotations of a video).
     """
+    own_notes = notes is None
+    notes = [] if own_notes else notes
     fmt = normalize_format(fmt)
     if test_ratio is not None and test_videos is not None:
         raise StadError("give either a test ratio or a list of test videos, not both")
     if action_attribute is not None and fmt != "cvat":
         raise StadError(f"--action-attribute is for CVAT exports, not {fmt}")
+    if annotator is not None and fmt != "label-studio":
+        raise StadError(f"--annotator is for Label Studio exports, not {fmt}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite and (not out_dir.is_dir()
                                                or any(out_dir.iterdir())):
@@ -82,7 +112,8 @@ def import_annotations(
                         "or overwrite)", out_dir)
 
     anns, declared = read_sources(fmt, sources, action_attribute, no_action,
-                                  frame_base)
+                                  frame_base, max_gap=max_gap, annotator=annotator,
+                                  notes=notes)
     index = VideoIndex(videos_dir, exclude=out_dir)
     files: dict[str, Path] = {}
     by_key: dict[str, list[VideoAnnotation]] = {}
@@ -108,13 +139,23 @@ def import_annotations(
                 if ann.percent:
                     scale = np.array([info[key].width, info[key].height] * 2) / 100.0
                     track.boxes = track.boxes * scale
-                tracks.append(track)
+        merged = None
+        if len(by_key[key]) > 1:  # the same video in several sources
+            merged = merge_sources(key, by_key[key], info[key].nframes,
+                                   info[key].width, info[key].height, notes)
+        tracks += (merged if merged is not None else
+                   [t for ann in by_key[key] for t in ann.tracks])
 
-    names = _labels(labels, declared, tracks)
+    names = _labels(labels, declared, tracks, notes)
     test = _test_split(keys, index, test_ratio, test_videos, seed)
     gt = tracks_to_gt(tracks, None, names, test, videos=keys, info=info)
     raise_if_invalid(gt.to_dict(), source="the imported annotations")
-    return _write_dataset(gt, files, info, out_dir, overwrite, progress)
+    written = _write_dataset(gt, files, info, out_dir, overwrite, progress)
+    if own_notes:
+        for line in notes:
+            if line.startswith("warning: "):
+                warnings.warn(line[len("warning: "):], stacklevel=2)
+    return written
 
 
 def normalize_format(fmt: str) -> str:
@@ -127,37 +168,50 @@ def normalize_format(fmt: str) -> str:
 
 
 def read_sources(fmt: str, sources, action_attribute: str | None = None,
-                 no_action: str | None = None, frame_base: int | None = None
+                 no_action: str | None = None, frame_base: int | None = None, *,
+                 max_gap: int | None = DEFAULT_MAX_GAP, annotator: str | None = None,
+                 notes: list[str] | None = None,
                  ) -> tuple[list[VideoAnnotation], list[str] | None]:
-    """Every `VideoAnnotation` of the source files, and the labels they declare."""
+    """Every `VideoAnnotation` of the source files, and the labels they declare.
+
+    A file named twice (also through a folder) is read once, with a warning in
+    `notes`. The declared labels of several files: in order of first declaration.
+    """
     fmt = normalize_format(fmt)
+    notes = [] if notes is None else notes
     if fmt == "cvat":
         from .cvat import iter_xml_sources as expand
         from .cvat import read_cvat
 
         def read(p):
-            return read_cvat(p, action_attribute, no_action)
+            return read_cvat(p, action_attribute, no_action, notes=notes)
     elif fmt == "label-studio":
         from .label_studio import iter_json_sources as expand
         from .label_studio import read_label_studio
 
         def read(p):
-            return read_label_studio(p, no_action)
+            return read_label_studio(p, no_action, annotator=annotator, notes=notes)
     else:
         from .csv_format import iter_csv_sources as expand
         from .csv_format import read_csv
 
         def read(p):
-            return read_csv(p, frame_base, no_action)
+            return read_csv(p, frame_base, no_action, max_gap=max_gap, notes=notes)
     paths = list(expand(_as_list(sources)))
     if not paths:
         raise StadError(f"no {fmt} annotation files in "
                         + ", ".join(map(str, _as_list(sources))))
     anns: list[VideoAnnotation] = []
     declared: list[str] | None = None
+    seen: dict[Path, Path] = {}
     for p in paths:
         if not Path(p).is_file():
             raise StadError("annotation file not found", p)
+        real = Path(p).resolve()
+        if real in seen:
+            notes.append(f"warning: {p} given twice (as {seen[real]}): read once")
+            continue
+        seen[real] = Path(p)
         got, labels = read(p)
         anns += got
         if labels is not None:
@@ -287,20 +341,69 @@ def _check_against_video(ann: VideoAnnotation, info, path: Path) -> None:
 # ---------------------------------------------------------------------------
 # Labels and split
 # ---------------------------------------------------------------------------
-def _labels(labels, declared: list[str] | None, tracks: list[Track]) -> list[str]:
+def _labels(labels, declared: list[str] | None, tracks: list[Track],
+            notes: list[str]) -> list[str]:
+    """The action labels in id order by `LABEL_ID_RULE`; says which part in `notes`."""
     if labels is not None:
+        how = "as given"
         if isinstance(labels, (str, os.PathLike)):
-            path = Path(labels)
-            try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-            except OSError as exc:
-                raise StadError(f"cannot read labels file ({exc.strerror})",
-                                path) from None
-            labels = [s.strip() for s in lines if s.strip()]
-        return list(dict.fromkeys(labels))
-    if declared:
-        return list(declared)
-    return sorted({a for t in tracks for a in t.actions if a is not None})
+            how = f"as listed in {labels}"
+            labels = read_label_list(labels)
+        names = list(dict.fromkeys(labels))
+    elif declared:
+        how, names = "in the order the files declare them", list(declared)
+    else:
+        how = "sorted (the files declare none; --labels to choose the order)"
+        names = sorted({a for t in tracks for a in t.actions if a is not None})
+    notes.append(f"label ids {how}: " + ", ".join(f"{i} {n}"
+                                                  for i, n in enumerate(names)))
+    return names
+
+
+def read_label_list(path: PathLike) -> list[str]:
+    """Action labels in id order from a file: one name per line (text), a Label
+    Studio labeling config (XML: its `<Label value=...>`s) or CVAT's label JSON
+    (`cvat_labels.json`: the label names, or the values of the attribute of a
+    single label). The no-action name "no action" is left out of the last two.
+    Raises `StadError` for an unreadable file or one that declares no labels.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StadError(f"cannot read labels file ({exc})", path) from None
+    head = text.lstrip()[:1]
+    if head == "<":
+        from xml.etree.ElementTree import ParseError
+
+        import defusedxml
+        import defusedxml.ElementTree as DET  # noqa: N814 (as the docs write it)
+
+        try:
+            root = DET.fromstring(text, forbid_dtd=True)
+        except (ParseError, defusedxml.DefusedXmlException) as exc:
+            raise StadError(f"not a Label Studio labeling config ({exc})",
+                            path) from None
+        names = [el.get("value") for el in root.iter("Label") if el.get("value")]
+    elif head == "[":
+        import json
+
+        try:
+            spec = json.loads(text)
+            if (len(spec) == 1 and spec[0].get("attributes")
+                    and spec[0]["attributes"][0].get("values")):
+                names = list(spec[0]["attributes"][0]["values"])
+            else:
+                names = [item["name"] for item in spec]
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+            raise StadError('not a CVAT label JSON (a list of {"name": ...})',
+                            path) from None
+    else:
+        return list(dict.fromkeys(s.strip() for s in text.splitlines() if s.strip()))
+    names = [str(n) for n in names if n != IDLE_LABEL]
+    if not names:
+        raise StadError("the file declares no action labels", path)
+    return list(dict.fromkeys(names))
 
 
 def _test_split(keys: list[str], index: VideoIndex, ratio: float | None,

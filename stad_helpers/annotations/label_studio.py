@@ -5,9 +5,16 @@ Label Studio stores a video rectangle region as a `sequence` of keyframes
 box is in percent of the frame, boxes between keyframes are interpolated
 linearly, a keyframe with `enabled: false` is shown on its own frame only (it
 ends the region's lifespan until the next keyframe), and an enabled last
-keyframe holds to the end of the video. The region's action is its `labels`
+keyframe holds to the end of what Label Studio was given: the region's
+`framesCount` (else the end of the video). The region's action is its `labels`
 (a region labelled `no_action`, default "no action", or not at all, is a person
 standing by).
+
+A task annotated several times (several annotators, or one annotator twice):
+the annotation marked ground truth, else the latest (`updated_at`, else
+`created_at`, else the last listed), or, with `annotator`, that annotator's
+latest (matched against the user id, email or name in `completed_by`; tasks it
+did not annotate are left out). The choice is reported in the import's summary.
 
 Label Studio turns time into frames with the `framerate` of the project's
 `<Video>` tag (default 24): when that differs from the video's, every frame number
@@ -45,15 +52,19 @@ DEFAULT_URL = "/data/local-files/?d=trainval/{video}.mp4"
 
 
 def read_label_studio(
-    path: PathLike, no_action: str | None = None
+    path: PathLike, no_action: str | None = None, annotator: str | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[list[VideoAnnotation], None]:
     """The video rectangle tracks of every annotated task in a Label Studio JSON export.
 
     Boxes stay in percent (`VideoAnnotation.percent`) until the video's size is
-    known. Of several annotations of one task, the ground-truth one (else the
-    last) is used; cancelled ones are skipped. Label Studio exports no label list,
-    so the second value is None.
+    known; frames are 1-based. Of several annotations of one task, one is used
+    (see the module docstring; cancelled ones are skipped) and the choice is
+    appended to `notes`. Label Studio exports no label list, so the second value
+    is None (give the labeling config as `labels` to the import). Raises
+    `StadError` for unreadable JSON or bad regions, naming the file and task.
     """
+    notes = [] if notes is None else notes
     path = Path(path)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -62,13 +73,19 @@ def read_label_studio(
     tasks = raw if isinstance(raw, list) else [raw]
     idle = {no_action if no_action is not None else IDLE_LABEL, ""}
     out = []
+    several, missing = [], []
     for ti, task in enumerate(tasks):
         if not isinstance(task, dict):
             raise StadError(f"task {ti}: expected an object, got "
                             f"{type(task).__name__}", path)
         where = f"{path}, task {task.get('id', ti)}"
-        annotation = _pick_annotation(task)
+        annotation, count = _pick_annotation(task, annotator)
+        if count > 1 and annotation is not None:
+            several.append(f"{task.get('id', ti)} ({count}, used "
+                           f"{_annotator_name(annotation) or 'the latest'})")
         if annotation is None:
+            if count and annotator is not None:
+                missing.append(str(task.get("id", ti)))
             continue  # not annotated yet
         video = _video_ref(task, where)
         ann = VideoAnnotation(names=[video], where=where, percent=True,
@@ -88,18 +105,58 @@ def read_label_studio(
             if track is not None:
                 ann.tracks.append(track)
         if counts:
-            ann.nframes = max(counts)
+            ann.nframes = ann.end_frame = max(counts)
+            for track in ann.tracks:
+                track.end_frame = ann.end_frame
         out.append(ann)
+    rule = (f"those of annotator {annotator!r}" if annotator is not None else
+            "the ground-truth one, else the latest; --annotator to choose")
+    if several:
+        notes.append(f"{path}: {len(several)} task(s) annotated several times, "
+                     f"used {rule}: task " + ", ".join(several[:10])
+                     + (" ..." if len(several) > 10 else ""))
+    if missing:
+        notes.append(f"warning: {path}: {len(missing)} annotated task(s) have no "
+                     f"annotation by {annotator!r} and are left out: task "
+                     + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
     return out, None
 
 
-def _pick_annotation(task: dict) -> dict | None:
+def _pick_annotation(task: dict, annotator: str | None = None
+                     ) -> tuple[dict | None, int]:
+    """(the annotation to use or None, how many the task has)."""
     anns = [a for a in task.get("annotations") or []
             if isinstance(a, dict) and not a.get("was_cancelled")]
+    count = len(anns)
+    if annotator is not None:
+        want = annotator.strip().lower()
+        anns = [a for a in anns if want in _annotator_keys(a)]
     if not anns:
-        return None
+        return None, count
     gt = [a for a in anns if a.get("ground_truth")]
-    return (gt or anns)[-1]
+    if gt:
+        return gt[-1], count
+    order = sorted(range(len(anns)), key=lambda i: (
+        str(anns[i].get("updated_at") or anns[i].get("created_at") or ""), i))
+    return anns[order[-1]], count
+
+
+def _annotator_keys(annotation: dict) -> set[str]:
+    """Every way `--annotator` may name who made `annotation` (lower case)."""
+    who = annotation.get("completed_by")
+    if isinstance(who, dict):
+        name = " ".join(str(who.get(k) or "") for k in ("first_name", "last_name"))
+        keys = {who.get("id"), who.get("email"), who.get("username"), name.strip()}
+    else:
+        keys = {who}
+    return {str(k).strip().lower() for k in keys if k not in (None, "")}
+
+
+def _annotator_name(annotation: dict | None) -> str:
+    who = (annotation or {}).get("completed_by")
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("username") or who.get("id")
+    return "" if who in (None, "") else f"annotation by {who}"
 
 
 def _video_ref(task: dict, where: str) -> str:

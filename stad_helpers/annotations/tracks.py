@@ -51,8 +51,10 @@ class Track:
     from; `frame_base` is the tool's numbering, used only to quote frames in
     error messages the way the user sees them. Outside keyframes carry a box too
     (CVAT interpolates toward it) but are not shown. With `open_end` the last
-    visible keyframe holds until the end of the video (CVAT and Label Studio
-    both show a track that was never closed until the video ends).
+    visible keyframe holds until `end_frame` (1-based, inclusive), the last
+    frame the export covers (a CVAT task's or job's stop frame, Label Studio's
+    `framesCount`), else until the end of the video: CVAT and Label Studio show
+    a track that was never closed to the end of what they were given.
     """
 
     video: str  # video key 'sport/name' once matched (the file's name before)
@@ -64,6 +66,7 @@ class Track:
     open_end: bool = False
     source: str = ""  # file (and place in it), for messages
     frame_base: int = 1  # the tool's first frame number, for messages
+    end_frame: int | None = None  # 1-based last frame an open track holds to
 
     def __post_init__(self) -> None:
         self.frames = np.asarray(self.frames, np.int64).reshape(-1)
@@ -102,6 +105,8 @@ class VideoAnnotation:
     nframes: int | None = None
     percent: bool = False
     tool: str = ""  # "cvat", "label-studio", "csv": how strictly to check `nframes`
+    segment: tuple[int, int] | None = None  # 1-based frames of a CVAT job export
+    end_frame: int | None = None  # 1-based last frame the export covers
 
 
 @dataclass
@@ -222,13 +227,15 @@ def _track_tubes(track: Track, nframes: int, width: int, height: int,
 
     # Every shown frame: from each visible keyframe up to the next keyframe
     # (exclusive), interpolating toward it; the last one alone or, with
-    # `open_end`, held to the end of the video. Vectorized over keyframes.
+    # `open_end`, held to the end of the export's range (else of the video).
+    # Vectorized over keyframes.
     f0 = frames[vis]
     has_next = vis + 1 < len(frames)
     nxt = np.where(has_next, vis + 1, vis)
     f1 = frames[nxt]
+    end = nframes if track.end_frame is None else min(int(track.end_frame), nframes)
     stop = np.where(has_next, np.minimum(f1 - 1, nframes),
-                    nframes if track.open_end else f0)
+                    np.maximum(end, f0) if track.open_end else f0)
     length = stop - f0 + 1
     rep = np.repeat(np.arange(len(vis)), length)
     offset = np.arange(len(rep)) - np.repeat(np.cumsum(length) - length, length)

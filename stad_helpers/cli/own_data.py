@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..annotations.csv_format import DEFAULT_MAX_GAP
+
 
 def _data_subcommands(sub) -> argparse._SubParsersAction:
     """The subparsers of the `data` group (created by cli/data.py)."""
@@ -39,7 +41,13 @@ def register(sub) -> None:
                        "dataset",
         description="Import annotation exports of your own videos into the "
                     "MultiSports layout (OUT/trainval/, OUT/annotations/"
-                    "multisports_GT.pkl).")
+                    "multisports_GT.pkl). Label ids: --labels if given, else the "
+                    "order the files declare the labels in (CVAT's label list or "
+                    "action attribute values, a CSV's '# labels: [...]' line), "
+                    "else the action names sorted. A video annotated in several "
+                    "files, tasks or jobs: identical tubes are kept once (warned), "
+                    "conflicting ones are an error. The summary states every "
+                    "choice made (frame numbering, label ids, duplicates).")
     i.add_argument("format", metavar="FORMAT",
                    choices=["cvat", "label-studio", "csv"],
                    help="cvat (CVAT for video 1.1 XML or zip), label-studio (JSON "
@@ -64,12 +72,23 @@ def register(sub) -> None:
                    help="label/attribute value meaning 'no action' (default: the "
                         "attribute's default value, or the label 'no action')")
     i.add_argument("--labels", metavar="LIST",
-                   help="action labels in order: comma-separated, or a file with "
-                        "one per line (default: as the files declare them, else "
-                        "sorted)")
+                   help="action labels in id order: comma-separated, or a file "
+                        "(one per line, a Label Studio label_config.xml, or "
+                        "cvat_labels.json) (default: as the files declare them, "
+                        "else sorted)")
     i.add_argument("--frame-base", type=int, choices=[0, 1],
-                   help="CSV: the first frame's number (default: from the header, "
-                        "else 1)")
+                   help="CSV: the number of the video's first frame (default: a "
+                        "header column 'frame0' or 'frame1' declares it; else 0 "
+                        "if a row has frame 0, else 1, with a warning)")
+    i.add_argument("--max-gap", type=int, default=DEFAULT_MAX_GAP,
+                   metavar="FRAMES",
+                   help="CSV: a track id reused after more than FRAMES frames "
+                        f"without a row starts a new track (default "
+                        f"{DEFAULT_MAX_GAP})")
+    i.add_argument("--annotator", metavar="WHO",
+                   help="Label Studio: of a task's several annotations use this "
+                        "annotator's (user id, email or name; default: the "
+                        "ground-truth one, else the latest)")
     i.add_argument("--overwrite", action="store_true",
                    help="replace OUT if it exists")
     i.set_defaults(func=_import)
@@ -134,7 +153,8 @@ def _import(args: argparse.Namespace) -> int:
         test_ratio=args.test_ratio, test_videos=test_videos, seed=args.seed,
         action_attribute=args.action_attribute, no_action=args.no_action,
         labels=_list_arg(args.labels), frame_base=args.frame_base,
-        overwrite=args.overwrite)
+        max_gap=args.max_gap, annotator=args.annotator, overwrite=args.overwrite,
+        notes=(notes := []))
     print(gt_path)
     gt = MultiSportsGT.load(gt_path)
     summary = gt.summary()
@@ -143,6 +163,8 @@ def _import(args: argparse.Namespace) -> int:
     width = max(map(len, summary))
     for key, value in summary.items():
         print(f"{key:<{width}}  {value}")
+    for line in notes:  # what the import decided or assumed, warnings included
+        print(f"- {line}")
     return 0
 
 

@@ -14,7 +14,8 @@ Box bounds: a box may overhang the frame by up to `BORDER_TOLERANCE_PX` (1 px)
 in each direction, since annotation tools store boxes that touch the right or
 bottom edge as x2 == width (or width + 1 with inclusive pixel conventions).
 Anything further out is an error. Degenerate boxes (x1 >= x2 or y1 >= y2) are
-errors.
+errors. A tube with the same label, frames and boxes (within `DUPLICATE_TOL_PX`)
+as another of its video is a warning: the same video annotated twice.
 
 With `videos_root`, each split's videos must exist as
 `videos_root/trainval/<key>.mp4` (train) or `videos_root/test/<key>.mp4` (test),
@@ -42,6 +43,7 @@ REQUIRED_KEYS = ("labels", "train_videos", "test_videos", "nframes", "resolution
                  "gttubes")
 SPLIT_KEYS = {"train_videos": "trainval", "test_videos": "test"}
 BORDER_TOLERANCE_PX = 1.0
+DUPLICATE_TOL_PX = 1.0  # tubes closer than this (same label, frames) are duplicates
 MAX_LISTED_FRAMES = 3  # frames quoted per problem; the rest are counted
 MAX_RAISED = 20  # problems quoted by `raise_if_invalid`
 
@@ -382,8 +384,51 @@ def _check_tubes(entries: list, nframes: dict,
                 msg = describe(e) + _at_frames(frame[group], rows[group], show_box)
                 found.append((e, order, Problem(severity, _where(video, label, i, idle),
                                                 msg)))
+        found += _duplicate_tubes(entries, keep_arr, lengths, rows)
     found.sort(key=lambda t: (t[0], t[1]))
     return [p for _, _, p in found]
+
+
+def _duplicate_tubes(entries: list, keep: np.ndarray, lengths: np.ndarray,
+                     rows: np.ndarray) -> list[tuple[int, int, Problem]]:
+    """A warning for each tube with the same video, label, frames and boxes (within
+    `DUPLICATE_TOL_PX`) as an earlier one: the same video annotated twice.
+
+    Candidates are found at once (one sort by video, label, first and last frame
+    and length); only tubes sharing all of those are compared box by box.
+    """
+    groups: dict[tuple, int] = {}
+    code = np.fromiter((groups.setdefault((entries[e][0], entries[e][3],
+                                           entries[e][1]), len(groups))
+                        for e in keep.tolist()), np.int64, len(keep))
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    first, last = rows[starts, 0], rows[ends - 1, 0]
+    order = np.lexsort((last, first, lengths, code))
+    key = np.stack([code, lengths, first, last], 1)[order]
+    same_as_prev = np.r_[False, (key[1:] == key[:-1]).all(1)]
+    run_starts = np.flatnonzero(~same_as_prev)
+    found = []
+    for a, b in zip(run_starts, np.r_[run_starts[1:], len(order)]):
+        if b - a < 2:
+            continue
+        members = sorted(order[a:b].tolist())
+        for j, k in enumerate(members):
+            tube_k = rows[starts[k]:ends[k]]
+            for m in members[:j]:
+                diff = np.abs(rows[starts[m]:ends[m]] - tube_k)
+                if (diff[:, 0] == 0).all() and diff[:, 1:].max() <= DUPLICATE_TOL_PX:
+                    e, earlier = int(keep[k]), entries[int(keep[m])]
+                    video, label, i, idle, _ = entries[e]
+                    what = "idle tube" if idle else "tube"
+                    same = "same frames" if idle else "same label, frames"
+                    found.append((e, 99, _warn(
+                        _where(video, label, i, idle),
+                        f"{same} and boxes (within {_fmt(DUPLICATE_TOL_PX)} px) as "
+                        f"{what} {earlier[2]}: a duplicate (the same video annotated "
+                        "twice?)")))
+                    break
+    return found
 
 
 def _at_frames(frames: np.ndarray, rows: np.ndarray, show_box: bool) -> str:
