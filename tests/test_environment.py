@@ -1,4 +1,5 @@
-"""The pins are stated in one place and environment.yml agrees with it."""
+"""Versions: pyproject.toml declares ranges, requirements/lock.txt the exact tested
+versions (pip constraints for .venv), environment.yml the same versions as the lock."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import importlib.util
 import re
 import sys
 
+import pytest
 import yaml
 from _paths import ROOT
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 
 def _load_bootstrap():
@@ -36,13 +40,20 @@ def _conda_pins() -> dict[str, str]:
     return pins
 
 
-def test_environment_yml_states_the_same_pins():
+def _pyproject_requirements() -> list[Requirement]:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = [r for group in project["optional-dependencies"].values() for r in group]
+    return [Requirement(r) for r in project["dependencies"] + extras]
+
+
+def test_environment_yml_states_the_lock():
     bootstrap = _load_bootstrap()
     project = bootstrap.pins()
-    conda = _conda_pins()
+    conda = {canonicalize_name(k): v for k, v in _conda_pins().items()}
     assert "mmcv" in project and "mmaction2" in project
-    torch_pin = conda.pop("torch")
-    assert bootstrap.DEFAULT_TORCH == f"torch=={torch_pin}"
+    assert bootstrap.DEFAULT_TORCH == f"torch=={conda['torch']}"
     assert conda == project, {
         k: (project.get(k), conda.get(k))
         for k in set(project) | set(conda) if project.get(k) != conda.get(k)
@@ -70,9 +81,57 @@ def test_mmcv_cache_is_keyed_by_python_torch_and_cuda(tmp_path, monkeypatch):
     assert str(slot).startswith(str(tmp_path))
 
 
+def test_pyproject_declares_ranges_and_the_lock_fits_them():
+    """A library declares ranges (a shared runtime keeps its numpy, ipykernel,
+    jupyter); the lock pins one version inside each range, for every dependency."""
+    lock = _load_bootstrap().pins()
+    requirements = _pyproject_requirements()
+    pinned = [str(r) for r in requirements
+              if any(s.operator in ("==", "===") for s in r.specifier)]
+    assert pinned == [], "exact pins belong in requirements/lock.txt"
+    declared = {canonicalize_name(r.name) for r in requirements}
+    for req in requirements:
+        name = canonicalize_name(req.name)
+        if name == "setuptools":  # kept in range, not locked (the build needs another)
+            continue
+        assert name in lock, f"{name} is not in requirements/lock.txt"
+        assert req.specifier.contains(lock[name], prereleases=True), (str(req),
+                                                                       lock[name])
+    assert set(lock) <= declared, set(lock) - declared
+
+
+@pytest.mark.parametrize("name", ["torch", "numpy", "ipykernel", "jupyterlab"])
+def test_a_shared_runtime_keeps_its_own_kernel_packages(name):
+    """--system (Colab) never takes the lock's pin for what runs the kernel, even
+    when the runtime lacks it; .venv takes every pin."""
+    bootstrap = _load_bootstrap()
+    assert name in bootstrap.pins()
+    assert name not in bootstrap.constraints(system=True, installed=set())
+    assert bootstrap.constraints(system=False)[name] == bootstrap.pins()[name]
+
+
+def test_a_shared_runtime_keeps_what_it_has_and_locks_what_it_lacks():
+    bootstrap = _load_bootstrap()
+    lock = bootstrap.pins()
+    shared = bootstrap.constraints(system=True, installed={"matplotlib", "scipy"})
+    assert "matplotlib" not in shared and "scipy" not in shared
+    assert shared["mmdet"] == lock["mmdet"] and shared["av"] == lock["av"]
+    venv = bootstrap.constraints(system=False, torch_requested=True)
+    assert "torch" not in venv and venv["numpy"] == lock["numpy"]
+
+
+def test_lock_lines_are_checked(tmp_path, monkeypatch):
+    bootstrap = _load_bootstrap()
+    bad = tmp_path / "lock.txt"
+    bad.write_text("numpy==2.4.6\nmmdet>=3\n")
+    monkeypatch.setattr(bootstrap, "LOCK", bad)
+    with pytest.raises(SystemExit, match=r"lock.txt:2: not `name==version`"):
+        bootstrap.pins()
+
+
 def test_installed_versions_match_the_pins():
     from importlib.metadata import version
 
-    project = _load_bootstrap().pins()
-    for dist in ("mmengine", "mmcv", "mmdet", "mmaction2", "numpy"):
-        assert version(dist) == project[dist], dist
+    lock = _load_bootstrap().pins()
+    for dist in ("mmengine", "mmcv", "mmdet", "mmaction2", "numpy", "ipykernel"):
+        assert version(dist) == lock[dist], dist
