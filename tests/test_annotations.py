@@ -516,14 +516,14 @@ def test_predictions_become_linked_cvat_tracks(synth, tmp_path, video0):
     n = int(gt.nframes[key])
     frames = []
     for f in range(1, n + 1, 4):  # predicted every 4th frame, two people
-        b = "march" if f > n // 2 else "wave"
-        boxes = [[200 - f, 30, 260 - f, 150], [10 + f, 20, 60 + f, 140]]
-        frames.append({"frame": f, "boxes": boxes, "labels": [[1, 0], [b]],
-                       "scores": [[0.8, 0.3], [0.6]]})
+        b = 2 if f > n // 2 else 0  # "march", else "wave"
+        frames.append({"frame": f, "keyframe": f, "detections": [
+            {"box": [200 - f, 30, 260 - f, 150], "labels": [1, 0],
+             "scores": [0.8, 0.3]},
+            {"box": [10 + f, 20, 60 + f, 140], "labels": [b], "scores": [0.6]}]})
     demo = tmp_path / "demo.json"
-    demo.write_text(json.dumps({"video": str(video),
-                                "labels": ["wave", "jump", "march"],
-                                "frames": frames}))
+    demo.write_text(json.dumps({"video": str(video), "classes": {
+        "0": "wave", "1": "jump", "2": "march"}, "frames": frames}))
     xml = export_cvat_predictions(demo, video, tmp_path / "pre")
     assert xml.read_text().count("<track ") == 2  # linked, not one per box
     back = import_one("cvat", xml, root, tmp_path / "ds", action_attribute="action")
@@ -591,8 +591,9 @@ def test_cli_import_export(synth, tmp_path, capsys):
     key = sorted(gt.videos)[0]
     video = out / "trainval" / f"{key}.mp4"
     demo = tmp_path / "demo.json"
-    demo.write_text(json.dumps({"labels": ["wave"], "frames": [
-        {"frame": f, "boxes": [[10, 10, 50, 90]], "labels": [[0]], "scores": [[0.9]]}
+    demo.write_text(json.dumps({"classes": {"0": "wave"}, "frames": [
+        {"frame": f, "keyframe": f, "detections": [
+            {"box": [10, 10, 50, 90], "labels": [0], "scores": [0.9]}]}
         for f in (1, 5, 9)]}))
     rc = cli(["data", "export", "cvat", "--from-predictions", str(demo), str(video),
               str(tmp_path / "pre")])
