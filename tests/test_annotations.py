@@ -782,11 +782,24 @@ def test_cvat_job_exports_join_without_doubles(synth, tmp_path, video0):
     np.testing.assert_array_equal(long[:, 0], np.arange(3, 32))  # CVAT 2..30
     np.testing.assert_allclose(long[22, 1], 10 + 24)  # overlap: job 1's boxes
     np.testing.assert_allclose(long[-1, 1], 12 + 30)  # job 2 past job 1's end
-    assert any("overlapping job segments" in x and not x.startswith("warning")
-               for x in notes)
+    assert any("job segments" in x and not x.startswith("warning") for x in notes)
     # Job 1 alone: its open track ends at the job's stop frame, not the video's.
     one = import_one("cvat", tmp_path / "job1.xml", root, tmp_path / "one")
     assert max(len(t) for t in one.gttubes[one.videos[0]][0]) == 23  # CVAT 2..24
+
+
+def test_cvat_jobs_without_overlap_join_at_the_boundary(synth, tmp_path, video0):
+    root, _ = synth
+    name, n = video0
+    labels = label("wave")
+    job1 = _person_track(0, range(2, 20, 2), close=False)  # held to 19
+    job2 = _person_track(3, range(20, 31, 2), x=11) + _person_track(4, range(20, 24),
+                                                                     x=200)
+    (tmp_path / "job1.xml").write_text(job_xml(job1, name, 1, 0, 19, labels))
+    (tmp_path / "job2.xml").write_text(job_xml(job2, name, 2, 20, n - 1, labels))
+    gt = import_one("cvat", tmp_path, root, tmp_path / "ds")
+    spans = sorted((t[0, 0], t[-1, 0]) for t in gt.gttubes[gt.videos[0]][0])
+    assert spans == [(3, 31), (21, 24)]  # one person across the boundary, one new
 
 
 def test_cvat_project_export_frame_offsets_undone(synth, tmp_path):

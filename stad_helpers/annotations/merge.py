@@ -10,7 +10,9 @@ video, pair by pair, over the frames they share:
   once (its frames the union of both), with a warning naming both sources;
 - CVAT jobs of one task, over the frames their segments share: the best match
   (same action, mean IoU >= `SAME_PERSON_IOU`) is the track that continues from
-  one job into the next; joined, the earlier job's boxes kept in the overlap;
+  one job into the next; joined, the earlier job's boxes kept in the overlap.
+  Jobs without overlap: a tube ending on a job's last frame continues into the
+  best match starting on the next job's first frame (IoU of the two boxes);
 - otherwise the same person (mean IoU >= `SAME_PERSON_IOU`) with another action
   or other boxes is a conflict: one `StadError` names the video, the frames and
   both sources of each, and nothing is written;
@@ -88,6 +90,18 @@ def merge_sources(
                 if ai != aj else f"with boxes up to {diff:.0f} px apart")
         conflicts.append(f"video {video!r}, frames {lo}..{hi}: the same person "
                          f"{what}: {tri.where} and {trj.where}")
+    # Jobs without overlap: tubes touching across the boundary of two segments.
+    for i, j in zip(*np.nonzero((last[:, None] + 1 == first[None])
+                                & (src[:, None] != src[None]))):
+        (si, ai, ti, _), (sj, aj, tj, _) = tubes[i], tubes[j]
+        a, b = sources[si].segment, sources[sj].segment
+        if (ai != aj or a is None or b is None or last[i] != a[1]
+                or first[j] != b[0]):
+            continue
+        iou = float(_paired_iou(ti[-1:, 1:], tj[:1, 1:])[0])
+        if iou >= SAME_PERSON_IOU:
+            joins.append((iou, i, j))
+
     if conflicts:
         lines = [f"{len(conflicts)} conflict(s) between annotations of the same "
                  "video (keep one file per video, or fix one):"]
@@ -129,7 +143,7 @@ def merge_sources(
         notes.append(("" if jobs else "warning: ") + f"video {video!r}: {count} "
                      f"tube(s) continue from {sources[a].where} into "
                      f"{sources[b].where}, joined"
-                     + (" (overlapping job segments)" if jobs else ""))
+                     + (" (consecutive job segments)" if jobs else ""))
 
     groups: dict[int, list[int]] = {}
     for k in range(n):
