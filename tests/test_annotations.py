@@ -802,6 +802,26 @@ def test_cvat_jobs_without_overlap_join_at_the_boundary(synth, tmp_path, video0)
     assert spans == [(3, 31), (21, 24)]  # one person across the boundary, one new
 
 
+def test_cvat_tasks_on_consecutive_ranges_join(synth, tmp_path, video0):
+    """A long video split into two tasks (frames 0..19, 20..end): one person, once."""
+    root, _ = synth
+    name, n = video0
+    first = cvat_xml(_person_track(0, range(2, 20, 2), close=False), name, n,
+                     label("wave")).replace(f"<stop_frame>{n - 1}</stop_frame>",
+                                            "<stop_frame>19</stop_frame>")
+    second = cvat_xml(_person_track(0, range(20, 31, 2), x=11), name, n,
+                      label("wave")).replace("<start_frame>0</start_frame>",
+                                             "<start_frame>20</start_frame>")
+    (tmp_path / "a.xml").write_text(first)
+    (tmp_path / "b.xml").write_text(second)
+    notes: list[str] = []
+    gt = import_one("cvat", tmp_path, root, tmp_path / "ds", notes=notes)
+    (tube,) = gt.gttubes[gt.videos[0]][0]
+    np.testing.assert_array_equal(tube[:, 0], np.arange(3, 32))
+    assert any("consecutive task ranges" in x and not x.startswith("warning")
+               for x in notes)
+
+
 def test_cvat_project_export_frame_offsets_undone(synth, tmp_path):
     """CVAT 2.x numbers a project's second task's frames after the first task's."""
     root, gt = synth

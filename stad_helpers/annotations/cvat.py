@@ -389,10 +389,10 @@ def _task_video(info: dict, path: Path, shown: str, only: bool) -> VideoAnnotati
     if info.get("job"):
         where += f", job {info['id']}" if info.get("id") else ", job"
     start, stop = info.get("start"), info.get("stop")
-    segment = ((start or 0) + 1, stop + 1) if info.get("job") and stop is not None \
-        else None
+    segment = ((start or 0) + 1, stop + 1) if stop is not None else None
     return VideoAnnotation(names=names, where=where, size=info.get("size"),
                            nframes=info.get("nframes"), tool="cvat", segment=segment,
+                           job=bool(info.get("job")),
                            end_frame=None if stop is None else stop + 1)
 
 

@@ -11,8 +11,9 @@ video, pair by pair, over the frames they share:
 - CVAT jobs of one task, over the frames their segments share: the best match
   (same action, mean IoU >= `SAME_PERSON_IOU`) is the track that continues from
   one job into the next; joined, the earlier job's boxes kept in the overlap.
-  Jobs without overlap: a tube ending on a job's last frame continues into the
-  best match starting on the next job's first frame (IoU of the two boxes);
+  CVAT jobs without overlap, or tasks made from consecutive frame ranges of one
+  video: a tube ending on the last frame of one continues into the best match
+  starting on the first frame of the next (IoU of the two boxes);
 - otherwise the same person (mean IoU >= `SAME_PERSON_IOU`) with another action
   or other boxes is a conflict: one `StadError` names the video, the frames and
   both sources of each, and nothing is written;
@@ -139,11 +140,13 @@ def merge_sources(
                      f"{sources[a].where} and {sources[b].where}, kept once (the "
                      "same video annotated twice?)")
     for (a, b), count in continued.items():
-        jobs = sources[a].segment is not None and sources[b].segment is not None
-        notes.append(("" if jobs else "warning: ") + f"video {video!r}: {count} "
+        sa, sb = sources[a].segment, sources[b].segment
+        parts = sa is not None and sb is not None and sa != sb
+        kind = "job segments" if sources[a].job and sources[b].job else "task ranges"
+        notes.append(("" if parts else "warning: ") + f"video {video!r}: {count} "
                      f"tube(s) continue from {sources[a].where} into "
                      f"{sources[b].where}, joined"
-                     + (" (consecutive job segments)" if jobs else ""))
+                     + (f" (consecutive {kind})" if parts else ""))
 
     groups: dict[int, list[int]] = {}
     for k in range(n):
@@ -179,7 +182,8 @@ def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _within_shared_segment(a: VideoAnnotation, b: VideoAnnotation, lo: int,
                            hi: int) -> bool:
     """Whether frames lo..hi lie where two different job segments overlap."""
-    if a.segment is None or b.segment is None or a.segment == b.segment:
+    if not (a.job and b.job) or a.segment is None or b.segment is None \
+            or a.segment == b.segment:
         return False
     start, stop = max(a.segment[0], b.segment[0]), min(a.segment[1], b.segment[1])
     return start <= lo and hi <= stop

@@ -105,7 +105,8 @@ class VideoAnnotation:
     nframes: int | None = None
     percent: bool = False
     tool: str = ""  # "cvat", "label-studio", "csv": how strictly to check `nframes`
-    segment: tuple[int, int] | None = None  # 1-based frames of a CVAT job export
+    segment: tuple[int, int] | None = None  # 1-based first, last frame of a CVAT
+    job: bool = False  # task or job export; a job (jobs of one task overlap)
     end_frame: int | None = None  # 1-based last frame the export covers
 
 
