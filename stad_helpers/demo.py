@@ -17,12 +17,22 @@ but:
 - frames stream: only the frames a clip or a pending output frame still needs
   are held (a ring of about one window), never the whole video;
 - output is an H.264 mp4 browsers play (`stad_helpers.video.VideoSink`) and a
-  JSON with every output frame's boxes, labels and scores, both written whole or
-  not at all.
+  JSON with every output frame's boxes, labels and scores
+  (`Predictions.to_demo_json`, read back by `Predictions.from_demo_json`), both
+  written whole or not at all.
 
 Every `predict_stepsize` frames form a segment; its middle frame is the
 keyframe: people are detected there and the clip around it is classified, and
 the result is drawn on every frame of the segment (as upstream does).
+
+The steps, each callable on its own (a notebook can look inside one keyframe):
+
+    d = Demo(config, checkpoint, det_config, det_checkpoint)  # both models
+    d.predict_keyframe(video, 5)         # -> Predictions of one keyframe
+    for number, image, preds in d.frames(video): ...   # annotated, streamed
+    write_demo(d, video, "demo.mp4")     # -> (demo.mp4, demo.json)
+
+`demo(...)` (and `stad demo`) is `Demo` then `write_demo`.
 
 Used in: 04_inference_demo.
 """
@@ -30,15 +40,14 @@ Used in: 04_inference_demo.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .errors import StadError
-from .fileio import dump_json
+from .predictions import Predictions
 
 _DECODERS = ("DecordDecode", "PyAVDecode", "OpenCVDecode", "RawFrameDecode",
              "PIMSDecode", "AudioDecode")
@@ -132,18 +141,41 @@ def load_action_model(config: str | os.PathLike, checkpoint: str | os.PathLike,
                       cfg_options: dict[str, Any] | None = None):
     """The action detector of `config` with `checkpoint`'s weights, in eval mode.
 
-    The checkpoint must fit the model exactly (MMEngine would only warn), and no
-    pretrained weights are downloaded for initialization.
+    Its classes are those of the GT the config (with `cfg_options`, e.g.
+    `action.data_options(DIR)`) evaluates on; when there is no such GT, those
+    the checkpoint was trained for (`action.checkpoint_classes`). The checkpoint
+    must have been trained for these classes (`action.check_checkpoint_classes`)
+    and fit the model exactly (MMEngine would only warn), and no pretrained
+    weights are downloaded for initialization. `model.cfg` is the merged config,
+    `model.dataset_meta` the checkpoint's (`classes` when it stored them).
+
+    Raises:
+        StadError: the checkpoint is missing, of another model, or of other
+            classes than the dataset's (naming both files).
     """
     import torch
     from mmaction.registry import MODELS
     from mmengine.registry import DefaultScope
 
+    from .action import (
+        action_options,
+        check_checkpoint_classes,
+        checkpoint_classes,
+        class_options,
+        load_checkpoint_file,
+    )
     from .registry import register_all
     from .train import check_checkpoint, load_config
 
     register_all()
-    cfg = load_config(config, cfg_options)
+    options = action_options(config, None, cfg_options)
+    stored = load_checkpoint_file(checkpoint)
+    if stored is not None and "num_classes" not in options:  # no dataset named
+        count, names = checkpoint_classes(stored, load_config(config, options))
+        if count is not None and count >= 1:
+            options = {**class_options(count, names), **options}
+    cfg = load_config(config, options)
+    check_checkpoint_classes(checkpoint, cfg, config, loaded=stored)
     cfg.model.pop("init_cfg", None)
     if "backbone" in cfg.model:
         cfg.model.backbone.pretrained = None
@@ -154,6 +186,8 @@ def load_action_model(config: str | os.PathLike, checkpoint: str | os.PathLike,
     model.load_state_dict({k[7:] if k.startswith("module.") else k: v
                            for k, v in weights.items()}, strict=False)
     model.cfg = cfg
+    meta = loaded.get("meta") if isinstance(loaded, dict) else None
+    model.dataset_meta = dict((meta or {}).get("dataset_meta") or {})
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval()
 
@@ -173,23 +207,31 @@ def _det_pipeline(det_model):
 
 def detect_people(det_model, pipeline, frame_bgr: np.ndarray, score_thr: float,
                   cat_id: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Person boxes (N, 4) pixels and scores (N,) of one BGR frame, best first."""
+    """Person boxes (N, 4) float32 pixels and scores (N,) of one (H, W, 3) BGR
+    frame: class `cat_id` of the detector, scoring at least `score_thr`, best
+    first (`Predictions.from_mmdet`)."""
     import torch
 
     data = pipeline({"img": frame_bgr, "img_id": 0})
     with torch.no_grad():
         pred = det_model.test_step({"inputs": [data["inputs"]],
                                     "data_samples": [data["data_samples"]]})[0]
-    inst = pred.pred_instances
-    scores = inst.scores.cpu().numpy()
-    keep = (inst.labels.cpu().numpy() == cat_id) & (scores >= score_thr)
-    boxes = inst.bboxes.cpu().numpy()[keep].astype(np.float32)
-    order = np.argsort(-scores[keep], kind="stable")
-    return boxes[order], scores[keep][order]
+    people = Predictions.from_mmdet(pred, 1, score_thr=score_thr, cat_id=cat_id)
+    return people.boxes, people.person_scores
 
 
-def load_label_map(path: str | os.PathLike) -> dict[int, str]:
-    """`0: name` lines (the format of MMAction2's label_map.txt) -> {0: 'name'}."""
+def load_label_map(path: str | os.PathLike,
+                   num_classes: int | None = None) -> dict[int, str]:
+    """`0: name` lines (the format of MMAction2's label_map.txt) -> {0: 'name'}.
+
+    `stad convert ava` writes one for the GT's labels (ids 0-based). A map may
+    name a subset of the classes (the demo shows only those); with
+    `num_classes` (the model's), an id it cannot output is an error.
+
+    Raises:
+        StadError: the file is missing, a line is not `id: name`, or an id is
+            outside 0..num_classes-1.
+    """
     out: dict[int, str] = {}
     path = Path(path)
     if not path.is_file():
@@ -205,30 +247,284 @@ def load_label_map(path: str | os.PathLike) -> dict[int, str]:
                             path) from None
         if not sep:
             raise StadError(f"line {n}: expected 'id: name', got {line!r}", path)
+    bad = sorted(i for i in out if num_classes is not None
+                 and not 0 <= i < int(num_classes))
+    if bad:
+        raise StadError(f"label id {bad[0]} (line of '{out[bad[0]]}'): the model has "
+                        f"{num_classes} classes, ids 0..{int(num_classes) - 1} (a "
+                        "label map of another dataset?)", path)
     return out
 
 
 def _default_label_map(cfg, num_classes: int) -> dict[int, str]:
-    """Class names from the GT of the config's test evaluator, else the numbers."""
+    """Class names from the GT of the config's test evaluator, else the names the
+    config's datasets carry (`metainfo.classes`, set from the checkpoint by
+    `load_action_model`), else the numbers."""
     from .data.gt import MultiSportsGT
 
     ann = (cfg.get("test_evaluator") or {}).get("ann_file")
     if ann and Path(ann).is_file():
         labels = MultiSportsGT.load(ann, validate=False).labels
-        return {i: str(n) for i, n in enumerate(labels)}
+        if len(labels) == num_classes:
+            return {i: str(n) for i, n in enumerate(labels)}
+    dataset = (cfg.get("test_dataloader") or {}).get("dataset") or {}
+    names = (dataset.get("metainfo") or {}).get("classes")
+    if names and len(names) == num_classes:
+        return {i: str(n) for i, n in enumerate(names)}
     return {i: str(i) for i in range(num_classes)}
 
 
 # ---------------------------------------------------------------------------
 # The demo
 # ---------------------------------------------------------------------------
-@dataclass
-class _Segment:
-    keyframe: int  # 0-based
-    boxes: np.ndarray  # (N, 4) pixels
-    person_scores: np.ndarray  # (N,)
-    labels: list[list[int]]  # per box, best first
-    scores: list[list[float]]
+class DemoFrame(NamedTuple):
+    """One output frame of the demo: its number, the picture, its predictions."""
+
+    number: int  # 1-based
+    image: np.ndarray  # (H, W, 3) uint8: BGR, annotated (`Demo.frames`) or not
+    predictions: Predictions  # this frame's boxes (pixels), from its keyframe
+
+
+class Demo:
+    """Both models and the demo's settings; predictions a keyframe at a time.
+
+    Every `predict_stepsize` frames form a segment whose middle frame is the
+    keyframe: people are detected there (`det_score_thr`), the clip around it
+    is classified, and the result holds for every frame of the segment.
+
+        d = Demo(config, checkpoint, det_config, det_checkpoint)
+        preds = d.predict_keyframe(video, 5)        # look inside one keyframe
+        for number, image, preds in d.frames(video):  # annotated, streamed
+            ...
+        write_demo(d, video, "out/demo.mp4")         # the mp4 and its JSON
+
+    Class names come from `label_map` (classes it leaves out score 0), by
+    default from the config's GT (`_default_label_map`). The `annotator` draws
+    actions scoring at least `action_score_thr`. Raises `StadError` for a bad
+    setting, config, checkpoint or label map.
+    """
+
+    def __init__(
+        self,
+        config: str | os.PathLike,
+        checkpoint: str | os.PathLike,
+        det_config: str | os.PathLike,
+        det_checkpoint: str | os.PathLike,
+        det_score_thr: float = 0.5,
+        action_score_thr: float = 0.4,
+        label_map: str | os.PathLike | None = None,
+        predict_stepsize: int = 8,
+        *,
+        device: str | None = None,
+        cfg_options: dict[str, Any] | None = None,
+        det_cat_id: int = 0,
+    ):
+        from .detector import load_detector
+        from .viz.annotate import Annotator
+
+        if predict_stepsize < 1:
+            raise StadError(f"--predict-stepsize must be >= 1, got {predict_stepsize}")
+        for option, value in (("--det-score-thr", det_score_thr),
+                              ("--action-score-thr", action_score_thr)):
+            if not 0.0 <= value <= 1.0:
+                raise StadError(f"{option} must be in [0, 1], got {value}")
+        self.det_score_thr, self.action_score_thr = det_score_thr, action_score_thr
+        self.predict_stepsize, self.det_cat_id = int(predict_stepsize), det_cat_id
+        self.model = load_action_model(config, checkpoint, device, cfg_options)
+        self.device = str(next(self.model.parameters()).device)
+        self.sampler = ClipSampler(self.model.cfg)
+        self.det_model = load_detector(det_config, det_checkpoint, self.device)
+        self.det_pipeline = _det_pipeline(self.det_model)
+        num_classes = int(self.model.cfg.model.roi_head.bbox_head.num_classes)
+        names = (load_label_map(label_map, num_classes) if label_map is not None
+                 else _default_label_map(self.model.cfg, num_classes))
+        self.class_names = [names.get(i, str(i)) for i in range(num_classes)]
+        self.named = np.array([i in names for i in range(num_classes)], bool)
+        self.annotator = Annotator(score_thr=action_score_thr)
+
+    # ---- one keyframe ------------------------------------------------------------
+    def keyframe(self, segment: int, total: int) -> int:
+        """The 0-based keyframe of `segment` (0-based) in a video of `total` frames."""
+        step = self.predict_stepsize
+        return min(segment * step + step // 2, total - 1)
+
+    def predict(self, key_rgb: np.ndarray, clip_rgb: Sequence[np.ndarray],
+                keyframe: int, video: str = "") -> Predictions:
+        """People and action scores at `keyframe` (0-based) from RGB frames.
+
+        `key_rgb` is the keyframe, `clip_rgb` the frames `sampler.indices` names
+        for it. Returns a `Predictions` at frame `keyframe + 1`, boxes in pixels,
+        full action scores (unnamed classes 0), best person first.
+        """
+        import torch
+
+        h, w = key_rgb.shape[:2]
+        boxes, person_scores = detect_people(
+            self.det_model, self.det_pipeline, np.ascontiguousarray(key_rgb[..., ::-1]),
+            self.det_score_thr, self.det_cat_id)
+        if not len(boxes):
+            return Predictions.empty(self.class_names, video=video, size=(h, w))
+        norm = np.clip(boxes / np.array([w, h, w, h], np.float32), 0, 1)
+        data = self.sampler.pack(list(clip_rgb), norm, keyframe, Path(video).name,
+                                 len(self.class_names))
+        with torch.no_grad():
+            sample = self.model.test_step({"inputs": [data["inputs"]],
+                                           "data_samples": [data["data_samples"]]})[0]
+        preds = Predictions.from_mmaction(sample, self.class_names, size=(h, w),
+                                          frame=keyframe + 1,
+                                          person_scores=person_scores, video=video)
+        preds.action_scores[:, ~self.named] = 0.0
+        return preds
+
+    def predict_keyframe(self, video: str | os.PathLike, frame: int) -> Predictions:
+        """The predictions at frame `frame` (1-based) of `video`, as the demo makes
+        them for a keyframe there (decodes only the frames of its clip)."""
+        from .viz.reader import FrameReader
+
+        with FrameReader(video, rgb=True) as reader:
+            total = len(reader)
+            if not 1 <= int(frame) <= total:
+                raise StadError(f"frame {frame} is not in 1..{total}", video)
+            key = int(frame) - 1
+            clip = [reader[int(i) + 1] for i in self.sampler.indices(key, total)]
+            return self.predict(reader[key + 1], clip, key, str(video))
+
+    # ---- a whole video, streamed ----------------------------------------------------
+    def predictions(self, video: str | os.PathLike,
+                    progress: bool = True) -> Iterator[DemoFrame]:
+        """Every frame of `video` in order, as (number, RGB frame, its predictions).
+
+        Frames stream: only those a clip or a pending frame still needs are held
+        (about one window), never the whole video. A video shorter than the
+        model's window still gets predictions (clip indices clamp to the video).
+        """
+        from tqdm.auto import tqdm
+
+        from .video import iter_frames, probe
+
+        video = Path(video)
+        info = probe(video, exact=False)
+        stream = _SegmentStream(self, str(video))
+        with tqdm(total=info.nframes or None, desc="demo", unit="frame",
+                  disable=not progress) as bar:
+            for frame in iter_frames(video, rgb=True):
+                yield from stream.push(frame)
+                bar.update(1)
+            yield from stream.finish()
+
+    def frames(self, video: str | os.PathLike, output_stepsize: int = 1,
+               progress: bool = True) -> Iterator[DemoFrame]:
+        """Annotated BGR frames of `video` (one per `output_stepsize`) with their
+        predictions, streamed: what `write_demo` writes."""
+        if output_stepsize < 1:
+            raise StadError(f"--output-stepsize must be >= 1, got {output_stepsize}")
+        for number, rgb, preds in self.predictions(video, progress):
+            if (number - 1) % output_stepsize == 0:
+                yield DemoFrame(number, self.annotate(rgb, preds), preds)
+
+    def annotate(self, rgb: np.ndarray, predictions: Predictions) -> np.ndarray:
+        """The demo's picture: an RGB frame -> BGR with `predictions` drawn."""
+        return self.annotator.annotate(rgb[..., ::-1], predictions)
+
+
+class _SegmentStream:
+    """The demo's ring of frames: predicts each segment once its clip is read and
+    releases frames once no clip or output needs them."""
+
+    def __init__(self, demo: Demo, video: str):
+        self.demo, self.video = demo, video
+        self.buffer: dict[int, np.ndarray] = {}  # 0-based frame -> RGB frame
+        self.segments: dict[int, Predictions] = {}
+        self.next_seg = self.next_out = self.total = 0
+
+    def push(self, frame: np.ndarray) -> list[DemoFrame]:
+        """Take the next frame; return the output frames now ready."""
+        step, i = self.demo.predict_stepsize, self.total
+        self.buffer[i] = frame
+        self.total += 1
+        # A segment is ready once its whole clip has been read.
+        while self.next_seg * step + step // 2 + self.demo.sampler.after <= i:
+            self._predict(_FAR)
+        ready = self._ready()
+        keep_from = min(self.next_out,
+                        self.next_seg * step + step // 2 - self.demo.sampler.before)
+        for j in [j for j in self.buffer if j < keep_from]:
+            del self.buffer[j]
+        return ready
+
+    def finish(self) -> list[DemoFrame]:
+        """The end of the video: the last segments (clips clamp to the video)."""
+        while self.next_seg * self.demo.predict_stepsize < self.total:
+            self._predict(self.total)
+        return self._ready()
+
+    def _predict(self, total: int) -> None:
+        key = self.demo.keyframe(self.next_seg, total)
+        clip = [self.buffer[int(j)] for j in self.demo.sampler.indices(key, total)]
+        self.segments[self.next_seg] = self.demo.predict(self.buffer[key], clip, key,
+                                                         self.video)
+        self.next_seg += 1
+
+    def _ready(self) -> list[DemoFrame]:
+        step, out = self.demo.predict_stepsize, []
+        while self.next_out < self.total and self.next_out // step in self.segments:
+            f = self.next_out
+            seg = self.segments[f // step]
+            preds = seg[:]
+            preds.frames = np.full(len(preds), f + 1, np.int64)
+            out.append(DemoFrame(f + 1, self.buffer[f], preds))
+            self.next_out = f + 1
+            if self.next_out % step == 0:
+                self.segments.pop(f // step, None)
+        return out
+
+
+def write_demo(demo: Demo, video: str | os.PathLike, out_mp4: str | os.PathLike,
+               output_stepsize: int = 1, output_fps: float | None = None,
+               progress: bool = True) -> tuple[Path, Path]:
+    """Write `demo`'s annotated frames of `video` (`Demo.frames`) to `out_mp4`
+    (H.264) and their predictions to `out_mp4` with `.json`
+    (`Predictions.to_demo_json`), each whole or not at all.
+
+    `output_fps` defaults to the video's rate divided by `output_stepsize` (real
+    time). Returns (mp4, json). Raises `StadError` when an output would replace
+    the video, for a step < 1 or an unreadable video.
+    """
+    from .fileio import check_not_input
+    from .video import VideoSink, probe
+
+    if output_stepsize < 1:
+        raise StadError(f"--output-stepsize must be >= 1, got {output_stepsize}")
+    video, out_mp4 = Path(video), Path(out_mp4)
+    out_json = out_mp4.with_suffix(".json")
+    check_not_input([out_mp4, out_json], [video])
+    info = probe(video, exact=False)
+    fps = output_fps or (info.fps or 25.0) / output_stepsize
+    numbers: list[int] = []
+    parts: list[Predictions] = []
+    total, size = 0, None
+    with VideoSink(out_mp4, fps) as sink:
+        for number, rgb, preds in demo.predictions(video, progress):
+            total, size = number, rgb.shape[:2]
+            if (number - 1) % output_stepsize == 0:
+                sink.write(demo.annotate(rgb, preds))
+                numbers.append(number)
+                parts.append(preds)
+        predictions = Predictions.concatenate(
+            parts or [Predictions.empty(demo.class_names, video=str(video))])
+        predictions.size = size
+        meta = {
+            "nframes": total, "fps": info.fps, "output_fps": fps,
+            "predict_stepsize": demo.predict_stepsize,
+            "output_stepsize": int(output_stepsize),
+            "clip": {"clip_len": demo.sampler.clip_len,
+                     "frame_interval": demo.sampler.frame_interval},
+            "det_score_thr": demo.det_score_thr,
+            "action_score_thr": demo.action_score_thr,
+        }
+        predictions.to_demo_json(out_json, action_score_thr=demo.action_score_thr,
+                                 frames=numbers, meta=meta)
+    return out_mp4, out_json
 
 
 def demo(
@@ -252,133 +548,21 @@ def demo(
 ) -> tuple[Path, Path]:
     """Detect people and their actions in `video`; write `out_mp4` and its JSON.
 
-    The JSON (`out_mp4` with `.json`) lists every output frame's `detections`:
-    `box` (pixels), `person_score`, and the actions above `action_score_thr` as
-    parallel `labels`, `names`, `scores`. Labels shown are those of `label_map`
-    (default: the GT's labels of the config). `output_fps` defaults to the
-    video's rate divided by `output_stepsize` (real time).
+    `stad demo`: `Demo(...)` with these settings, then `write_demo`. The JSON
+    (`out_mp4` with `.json`, read back with `Predictions.from_demo_json`) lists
+    every output frame's boxes (pixels), person scores and the actions scoring
+    at least `action_score_thr`. Labels are those of `label_map` (default: the
+    GT's labels of the config). Returns (mp4, json). Raises `StadError` for bad
+    settings or inputs, or when an output would replace an input.
     """
-    import torch
-    from tqdm.auto import tqdm
+    from .fileio import check_not_input
 
-    from .detector import load_detector
-    from .video import VideoSink, iter_frames, probe
-    from .viz.draw import Annotator
-
-    if predict_stepsize < 1 or output_stepsize < 1:
-        raise StadError("--predict-stepsize and --output-stepsize must be >= 1")
-    video, out_mp4 = Path(video), Path(out_mp4)
-    out_json = out_mp4.with_suffix(".json")
-    info = probe(video, exact=False)
-    fps = output_fps or (info.fps or 25.0) / output_stepsize
-
-    model = load_action_model(config, checkpoint, device, cfg_options)
-    dev = next(model.parameters()).device
-    num_classes = int(model.cfg.model.roi_head.bbox_head.num_classes)
-    sampler = ClipSampler(model.cfg)
-    det_model = load_detector(det_config, det_checkpoint, str(dev))
-    det_pipeline = _det_pipeline(det_model)
-    names = (load_label_map(label_map) if label_map is not None
-             else _default_label_map(model.cfg, num_classes))
-    annotator = Annotator([names.get(i, str(i)) for i in range(num_classes)])
-
-    step = int(predict_stepsize)
-    buffer: dict[int, np.ndarray] = {}  # 0-based frame -> RGB frame
-    segments: dict[int, _Segment] = {}
-    records: list[dict] = []
-    state = {"next_seg": 0, "next_out": 0}
-
-    def keyframe_of(seg: int, total: int) -> int:
-        return min(seg * step + step // 2, total - 1)
-
-    def predict(seg: int, total: int) -> None:
-        key = keyframe_of(seg, total)
-        frame = buffer[key]
-        h, w = frame.shape[:2]
-        boxes, pscores = detect_people(det_model, det_pipeline,
-                                       np.ascontiguousarray(frame[..., ::-1]),
-                                       det_score_thr, det_cat_id)
-        labels: list[list[int]] = [[] for _ in boxes]
-        scores: list[list[float]] = [[] for _ in boxes]
-        if len(boxes):
-            clip = [buffer[int(i)] for i in sampler.indices(key, total)]
-            norm = np.clip(boxes / np.array([w, h, w, h], np.float32), 0, 1)
-            data = sampler.pack(clip, norm, key, video.name, num_classes)
-            data = {"inputs": [data["inputs"]], "data_samples": [data["data_samples"]]}
-            with torch.no_grad():
-                out = model.test_step(data)[0].pred_instances.scores.cpu().numpy()
-            for b, row in enumerate(out):
-                for c in np.argsort(-row, kind="stable"):
-                    if row[c] > action_score_thr and int(c) in names:
-                        labels[b].append(int(c))
-                        scores[b].append(float(row[c]))
-        segments[seg] = _Segment(key, boxes, pscores, labels, scores)
-
-    def flush(sink, limit: int) -> None:
-        while state["next_out"] < limit and state["next_out"] // step in segments:
-            f = state["next_out"]
-            seg = segments[f // step]
-            if f % output_stepsize == 0:
-                frame = annotator(np.ascontiguousarray(buffer[f][..., ::-1]),
-                                  seg.boxes, seg.labels, seg.scores)
-                sink.write(frame)
-                records.append(_frame_record(f, seg, names))
-            state["next_out"] = f + 1
-            if state["next_out"] % step == 0:
-                segments.pop(f // step, None)
-
-    def evict() -> None:
-        keep_from = min(state["next_out"],
-                        state["next_seg"] * step + step // 2 - sampler.before)
-        for i in [i for i in buffer if i < keep_from]:
-            del buffer[i]
-
-    total = 0
-    bar = tqdm(total=info.nframes or None, desc="demo", unit="frame",
-               disable=not progress)
-    with bar, VideoSink(out_mp4, fps) as sink:
-        for i, frame in enumerate(iter_frames(video, rgb=True)):
-            buffer[i] = frame
-            total = i + 1
-            # A segment is ready once its whole clip has been read.
-            while state["next_seg"] * step + step // 2 + sampler.after <= i:
-                predict(state["next_seg"], _FAR)
-                state["next_seg"] += 1
-            flush(sink, total)
-            evict()
-            bar.update(1)
-        while state["next_seg"] * step < total:  # the end: clips clamp to the video
-            predict(state["next_seg"], total)
-            state["next_seg"] += 1
-        flush(sink, total)
-    meta = {
-        "video": str(video), "width": int(frame.shape[1]),
-        "height": int(frame.shape[0]), "nframes": total,
-        "fps": info.fps, "output_fps": fps, "predict_stepsize": step,
-        "output_stepsize": int(output_stepsize),
-        "clip": {"clip_len": sampler.clip_len,
-                 "frame_interval": sampler.frame_interval},
-        "det_score_thr": det_score_thr, "action_score_thr": action_score_thr,
-        "classes": {str(k): v for k, v in sorted(names.items())},
-        "frames": records,
-    }
-    dump_json(meta, out_json, indent=1)
-    return out_mp4, out_json
-
-
-def _frame_record(frame: int, seg: _Segment, names: dict[int, str]) -> dict:
-    return {
-        "frame": frame + 1,
-        "keyframe": seg.keyframe + 1,
-        "detections": [
-            {
-                "box": [round(float(v), 2) for v in box],
-                "person_score": round(float(ps), 4),
-                "labels": labs,
-                "names": [names.get(c, str(c)) for c in labs],
-                "scores": [round(s, 4) for s in scs],
-            }
-            for box, ps, labs, scs in zip(seg.boxes, seg.person_scores, seg.labels,
-                                          seg.scores)
-        ],
-    }
+    if output_stepsize < 1:
+        raise StadError(f"--output-stepsize must be >= 1, got {output_stepsize}")
+    out_mp4 = Path(out_mp4)
+    check_not_input([out_mp4, out_mp4.with_suffix(".json")],
+                    [video, config, checkpoint, det_config, det_checkpoint, label_map])
+    runner = Demo(config, checkpoint, det_config, det_checkpoint, det_score_thr,
+                  action_score_thr, label_map, predict_stepsize, device=device,
+                  cfg_options=cfg_options, det_cat_id=det_cat_id)
+    return write_demo(runner, video, out_mp4, output_stepsize, output_fps, progress)

@@ -18,7 +18,9 @@ import stad_helpers.demo as demo_module
 import stad_helpers.video as video_module
 from stad_helpers.action import data_options
 from stad_helpers.data.gt import video_path
-from stad_helpers.demo import ClipSampler, demo
+from stad_helpers.demo import ClipSampler, Demo, demo, write_demo
+from stad_helpers.errors import StadError
+from stad_helpers.predictions import DEMO_FORMAT, Predictions
 from stad_helpers.train import load_config
 from stad_helpers.video import VideoSink, iter_frames
 
@@ -146,12 +148,18 @@ def test_demo_on_a_clip_shorter_than_the_window(root, tiny_action_data,
                          root / DET_CONFIG, det, action_score_thr=0.0,
                          progress=False, device="cpu", cfg_options=data_options(data))
     assert _codec(mp4)[0] == "h264" and _codec(mp4)[3] == 10
-    frames = json.loads(out_json.read_text())["frames"]
+    raw = json.loads(out_json.read_text())
+    assert (raw["format"], raw["version"]) == (DEMO_FORMAT, 1)
+    frames = raw["frames"]
     assert [f["keyframe"] for f in frames] == [5] * 8 + [10] * 2
     for frame in frames:
         (only,) = frame["detections"]
         assert only["labels"] and only["scores"] == sorted(only["scores"], reverse=True)
         assert only["names"][0] in gt.labels
+        # The box is the detector's (through MMAction2's normalized output).
+        np.testing.assert_allclose(only["box"], [48, 24, 96, 108], atol=0.02)
+    back = Predictions.from_demo_json(out_json)
+    assert len(back) == 10 and back.class_names == tuple(gt.labels)
 
 
 @pytest.mark.slow
@@ -179,3 +187,42 @@ def test_demo_streams_frames(root, tiny_action_data, untrained_checkpoints, tmp_
          cfg_options=data_options(data))
     assert len(alive) == 96
     assert peak[0] <= 16 + 12 + 8 + 1  # clip reach before + after + one segment
+
+
+@pytest.mark.slow
+def test_demo_steps_can_be_called_one_by_one(root, tiny_action_data,
+                                            untrained_checkpoints, tmp_path,
+                                            monkeypatch):
+    """`Demo.predict_keyframe` gives what the streamed frames carry, the annotated
+    frames are the `Annotator`'s drawing, and `write_demo`'s JSON reads back as
+    the same predictions."""
+    data, gt = tiny_action_data
+    act, det = untrained_checkpoints
+    src = video_path(data, gt.test_videos[0])
+    video = _write_video(tmp_path / "steps.mp4", _resized_frames(src, (160, 120), 20))
+    monkeypatch.setattr(demo_module, "detect_people", _fixed_person)
+    d = Demo(root / ACTION_CONFIG, act, root / DET_CONFIG, det, action_score_thr=0.0,
+             device="cpu", cfg_options=data_options(data))
+    key = d.predict_keyframe(video, 5)  # segment 0's keyframe (frames 1..8)
+    assert key.frames.tolist() == [5] and key.class_names == tuple(gt.labels)
+    assert key.action_scores.shape == (1, len(gt.labels))
+    shown = list(d.frames(video, output_stepsize=4, progress=False))
+    assert [f.number for f in shown] == [1, 5, 9, 13, 17]
+    first = shown[0].predictions
+    assert first.frames.tolist() == [1] and first.keyframes.tolist() == [5]
+    np.testing.assert_array_equal(first.boxes, key.boxes)
+    np.testing.assert_allclose(first.action_scores, key.action_scores, atol=1e-6)
+    raw = list(iter_frames(video, rgb=True))[0]
+    np.testing.assert_array_equal(shown[0].image,
+                                  d.annotator.annotate(raw[..., ::-1], first))
+    _, out_json = write_demo(d, video, tmp_path / "out.mp4", output_stepsize=4,
+                             progress=False)
+    back = Predictions.from_demo_json(out_json)
+    assert back.frame_numbers.tolist() == [1, 5, 9, 13, 17]
+    assert back.meta["nframes"] == 20 and back.size == (120, 160)
+    np.testing.assert_allclose(back.at(1).boxes, key.boxes, atol=0.01)
+    np.testing.assert_allclose(back.at(1).action_scores, key.action_scores, atol=1e-4)
+    with pytest.raises(StadError, match="frame 21 is not in 1..20"):
+        d.predict_keyframe(video, 21)
+    with pytest.raises(StadError, match="output is also an input"):
+        write_demo(d, video, video)

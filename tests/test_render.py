@@ -64,7 +64,12 @@ src = video_path(ROOT, video)""",
 clip = write_annotated_clip(src, OUT_MP4, gt=gt, progress=False)
 show_video(clip, width=320)""",
     """\
-preds = [{"frame": 10, "boxes": [[10, 10, 60, 80]], "labels": [1], "scores": [0.9]}]
+from stad_helpers.predictions import Predictions
+
+scores = [[0.0] * len(gt.labels)]
+scores[0][1] = 0.9
+preds = Predictions([[10, 10, 60, 80]], [10], action_scores=scores,
+                    class_names=gt.labels)
 p = player(src, predictions=preds, gt=gt)
 p""",
 ]

@@ -18,19 +18,18 @@ import pytest  # noqa: E402
 from stad_helpers.data.gt import MultiSportsGT, video_path  # noqa: E402
 from stad_helpers.data.synth import make_synthetic_dataset  # noqa: E402
 from stad_helpers.errors import StadError  # noqa: E402
+from stad_helpers.predictions import Predictions  # noqa: E402
 from stad_helpers.video import VideoSink, iter_frames, probe  # noqa: E402
 from stad_helpers.viz import (  # noqa: E402
     DEFAULT_PALETTE,
     GT_STYLE,
     PRED_STYLE,
-    FrameBoxes,
+    Annotator,
     FrameReader,
     Palette,
     annotate_frame,
     class_color,
-    gt_frames,
     load_per_class_ap,
-    load_predictions,
     load_scalars,
     player,
     plot_dataset_stats,
@@ -96,86 +95,47 @@ def test_palette_is_deterministic_and_distinct():
 
 
 # ---------------------------------------------------------------------------
-# predictions and boxes
+# predictions as the pictures take them
 # ---------------------------------------------------------------------------
-def test_load_predictions_accepts_the_usual_shapes(tmp_path):
-    parallel = {"labels": LABELS, "frames": [
-        {"frame": 3, "boxes": [[10, 10, 50, 60], [60, 10, 90, 80]],
-         "labels": [1, 2], "scores": [0.9, 0.2]}]}
-    dicts = [{"frame": 3, "detections": [
-        {"box": [10, 10, 50, 60], "label": "swing arms", "score": 0.9},
-        {"bbox": [60, 10, 90, 80], "actions": [{"label": 2, "score": 0.2}]}]}]
-    zero_based = {"frames": [{"frame_idx": 2, "boxes": [[10, 10, 50, 60],
-                                                        [60, 10, 90, 80]],
-                              "labels": [1, 2], "scores": [0.9, 0.2]}]}
-    path = tmp_path / "demo.json"
-    path.write_text(json.dumps(parallel))
-    for src in (path, dicts, zero_based):
-        preds = load_predictions(src, labels=list(LABELS))
-        assert list(preds.frames) == [3], src
-        fb = preds.get(3)
-        np.testing.assert_allclose(fb.boxes, [[10, 10, 50, 60], [60, 10, 90, 80]])
-        assert fb.labels.tolist() == [1, 2]
-        np.testing.assert_allclose(fb.scores, [0.9, 0.2])
-        assert len(preds.get(4)) == 0
-    assert load_predictions(path).labels == LABELS
-    # Normalized boxes are scaled by the frame size.
-    norm = load_predictions([{"frame": 1, "boxes": [[0.5, 0.5, 1.0, 1.0]],
-                              "labels": [0], "scores": [1]}], size=(100, 200))
-    np.testing.assert_allclose(norm.get(1).boxes, [[100, 50, 200, 100]])
+def _pred(boxes, scores, frame: int = 1, names=LABELS) -> Predictions:
+    """Boxes of one frame with per-class action scores (N, C)."""
+    return Predictions(np.asarray(boxes, np.float32), np.full(len(boxes), frame),
+                       action_scores=np.asarray(scores, np.float32).reshape(
+                           len(boxes), len(names)), class_names=names)
 
 
-def test_load_predictions_reads_the_demo_json(tmp_path):
-    """The JSON exactly as `stad demo` writes it (its own record function)."""
-    from stad_helpers.demo import _frame_record, _Segment
-    from stad_helpers.fileio import dump_json
+def _onehot(label: int, score: float, names=LABELS) -> list[float]:
+    row = [0.0] * len(names)
+    row[label] = score
+    return row
 
-    names = dict(enumerate(LABELS))
-    seg = _Segment(keyframe=4, boxes=np.array([[10, 10, 50, 60], [60, 10, 90, 80]],
-                                              np.float32),
-                   person_scores=np.array([0.99, 0.9], np.float32),
-                   labels=[[2, 0], []], scores=[[0.8, 0.6], []])
-    meta = {"width": 160, "height": 120,
-            "classes": {str(k): v for k, v in names.items()},
-            "frames": [_frame_record(f, seg, names) for f in (3, 4)]}
-    preds = load_predictions(dump_json(meta, tmp_path / "demo.json"))
-    assert preds.labels == LABELS and sorted(preds.frames) == [4, 5]  # 1-based
-    fb = preds.get(4)
-    assert fb.labels.tolist() == [2, 0, -1]  # one row per action; idle person: -1
-    np.testing.assert_allclose(fb.scores, [0.8, 0.6, 0.0])
-    np.testing.assert_allclose(fb.boxes[:2], [[10, 10, 50, 60]] * 2)
-    assert fb.above(0.7).labels.tolist() == [2]
-    # Drawn once, in the best action's colour, with one label line per action.
-    fig = show_frame(_blank(), 4, predictions=preds)
+
+def test_the_demo_json_is_drawn_as_written(tmp_path):
+    """The JSON exactly as `stad demo` writes it (its one writer), read back and
+    drawn: a box with several actions once, one label line per action."""
+    preds = _pred([[10, 10, 50, 60], [60, 10, 90, 80]],
+                  [[0.6, 0, 0.8, 0], [0, 0, 0, 0]], frame=4)
+    path = preds.to_demo_json(tmp_path / "demo.json", frames=[3, 4])
+    fig = show_frame(_blank(), 4, predictions=path)
     assert len(fig.axes[0].patches) == 2  # two people (the idle one grey)
     assert fig.axes[0].patches[0].get_edgecolor()[:3] == pytest.approx(
         DEFAULT_PALETTE.mpl(2))
+    assert fig.axes[0].patches[1].get_edgecolor()[:3] == pytest.approx(
+        DEFAULT_PALETTE.mpl(None))
     assert sorted(t.get_text() for t in fig.axes[0].texts) == [
         "march 0.80", "wave 0.60"]
+    fig = show_frame(_blank(), 4, predictions=path, score_thr=0.7)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["march 0.80"]
+    assert len(show_frame(_blank(), 3, predictions=path).axes[0].patches) == 0
 
 
 def test_bad_predictions_file_names_the_file(tmp_path):
     bad = tmp_path / "broken.json"
     bad.write_text("{not json")
     with pytest.raises(StadError, match="broken.json"):
-        load_predictions(bad)
-    nofr = tmp_path / "noframe.json"
-    nofr.write_text(json.dumps([{"boxes": [[0, 0, 1, 1]]}]))
-    with pytest.raises(StadError, match="entry 0"):
-        load_predictions(nofr)
-
-
-def test_gt_frames_matches_the_tubes(synth):
-    _, gt = synth
-    video = gt.train_videos[0]
-    by_frame = gt_frames(gt, video)
-    n_boxes = sum(len(t.boxes) for t in gt.tubes([video]))
-    assert sum(len(fb) for fb in by_frame.values()) == n_boxes
-    tube = next(gt.tubes([video]))
-    row = tube.boxes[0]
-    fb = by_frame[int(row[0])]
-    hit = np.all(np.isclose(fb.boxes, row[1:5]), axis=1) & (fb.labels == tube.label)
-    assert hit.any()
+        show_frame(_blank(), 1, predictions=bad)
+    with pytest.raises(TypeError, match="Predictions or the demo's JSON"):
+        show_frame(_blank(), 1, predictions=[{"frame": 1}])
 
 
 # ---------------------------------------------------------------------------
@@ -197,10 +157,11 @@ def test_frame_reader_random_access_matches_streaming(gray_video):
 # drawing
 # ---------------------------------------------------------------------------
 def test_annotate_frame_draws_in_class_colours_and_styles():
-    gt = FrameBoxes([[20, 20, 80, 100]], [2], 1.0)
-    pred = FrameBoxes([[90, 20, 150, 100], [10, 105, 60, 118]], [1, 3], [0.8, 0.1])
+    gt = _pred([[20, 20, 80, 100]], [_onehot(2, 1.0)])
+    pred = _pred([[90, 20, 150, 100], [10, 105, 60, 118]],
+                 [_onehot(1, 0.8), _onehot(3, 0.1)])
     frame = _blank()
-    out = annotate_frame(frame, gt, pred, LABELS, score_thr=0.5)
+    out = annotate_frame(frame, gt, pred, score_thr=0.5)
     assert np.array_equal(frame, _blank())  # the input is not modified
     # GT: solid left edge, every pixel in the class colour.
     left = out[40:90, 20]
@@ -209,39 +170,129 @@ def test_annotate_frame_draws_in_class_colours_and_styles():
     right = out[30:95, 150].astype(int)
     on = np.abs(right - DEFAULT_PALETTE.bgr(1)).max(axis=1) < 30
     assert 0.2 < on.mean() < 0.9
-    # Below the threshold: nothing drawn where the low-score box was.
-    assert np.array_equal(out[108:116, 30], _blank()[108:116, 30])
-    low = annotate_frame(frame, None, pred, LABELS, score_thr=0.05)
-    assert not np.array_equal(low[108:116, 10], _blank()[108:116, 10])
+    # Below the threshold: the person stays, grey and without a label line.
+    grey = np.abs(out[105:119, 10:61].astype(int) - DEFAULT_PALETTE.bgr(None)).max(-1)
+    class3 = np.abs(out[105:119, 10:61].astype(int) - DEFAULT_PALETTE.bgr(3)).max(-1)
+    assert (grey < 30).any() and not (class3 < 30).any()
+    low = annotate_frame(frame, None, pred, score_thr=0.05)
+    class3 = np.abs(low[105:119, 10:61].astype(int) - DEFAULT_PALETTE.bgr(3)).max(-1)
+    assert (class3 < 30).any()
+
+
+def test_one_annotator_for_the_demo_clips_and_player():
+    """`annotate_frame`'s predictions are the plain `Annotator`'s drawing."""
+    pred = _pred([[30, 20, 90, 70]], [_onehot(0, 0.9)])
+    frame = _blank()
+    np.testing.assert_array_equal(annotate_frame(frame, None, pred, score_thr=0.3),
+                                  Annotator(score_thr=0.3).annotate(frame, pred))
+    assert Annotator.for_ground_truth().labels_at == "above"
+    with pytest.raises(ValueError, match="labels_at"):
+        Annotator(labels_at="left")
+    with pytest.raises(StadError, match="font file not found"):
+        Annotator(fonts=["/no/such/font.ttf"])
+
+
+def _ink(patch: np.ndarray, bg) -> np.ndarray:
+    """Pixels of a label patch that are not its background."""
+    return np.abs(patch.astype(int) - np.array(bg)).max(-1) > 60
+
+
+@pytest.mark.parametrize("label", ["стоять", "café", "Ünïcödé", "ходьба 2"])
+def test_unicode_labels_are_drawn_as_written(label):
+    """Pillow with DejaVu Sans draws the letters; cv2's Hershey fonts drew '?'."""
+    ann = Annotator()
+    bg = DEFAULT_PALETTE.bgr(0)
+    patch = ann.text_patch(label, 20, 0)
+    qmarks = ann.text_patch("?" * len(label), 20, 0)
+    assert _ink(patch, bg).sum() > 30  # glyphs, not an empty box
+    assert patch.shape != qmarks.shape or not np.array_equal(patch, qmarks)
+    # Each letter is drawn: dropping the last changes the picture.
+    assert ann.text_patch(label[:-1], 20, 0).shape[1] < patch.shape[1]
+    # And on a frame, through the annotator, the same patch lands below the box.
+    preds = _pred([[10, 10, 60, 40]], [[0.9, 0]], names=[label, "x"])
+    out = Annotator(text_size=0.1, show_scores=False).annotate(_blank(), preds)
+    line = Annotator().text_patch(label, 12, 0)
+    assert np.array_equal(out[40:40 + line.shape[0], 10:10 + line.shape[1]], line)
+
+
+def test_missing_glyphs_fall_back_to_another_font(tmp_path):
+    """A primary font without Cyrillic: its letters come from DejaVu Sans."""
+    import matplotlib
+
+    from stad_helpers.viz.annotate import _charmap
+
+    cmr = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "cmr10.ttf"
+    assert ord("я") not in _charmap(str(cmr)) and ord("a") in _charmap(str(cmr))
+    bg = DEFAULT_PALETTE.bgr(0)
+    mixed = _ink(Annotator(fonts=[cmr]).text_patch("стоять", 20, 0), bg)
+    plain = _ink(Annotator().text_patch("стоять", 20, 0), bg)
+    assert mixed.sum() == plain.sum() > 30  # the same DejaVu glyphs
+    assert mixed.shape[1] == plain.shape[1]
+    latin = Annotator(fonts=[cmr]).text_patch("walk", 20, 0)  # cmr10's own letters
+    assert latin.shape != Annotator().text_patch("walk", 20, 0).shape or not (
+        np.array_equal(latin, Annotator().text_patch("walk", 20, 0)))
+
+
+def test_cjk_labels_use_an_installed_font_or_warn():
+    from stad_helpers.viz.annotate import _fallback_font
+
+    label = "走路"
+    ann = Annotator()
+    if _fallback_font("走") is None:  # no CJK font installed: say so, once
+        with pytest.warns(UserWarning, match="no installed font has"):
+            ann.text_patch(label, 21, 1)
+    else:
+        bg = DEFAULT_PALETTE.bgr(1)
+        assert _ink(ann.text_patch(label, 21, 1), bg).sum() > 30
+
+
+def test_text_size_follows_the_frame_size():
+    small, large = _blank(120, 160), _blank(1080, 1440)
+    ann = Annotator()
+    assert ann.text_px(large.shape) > 3 * ann.text_px(small.shape)
+    pred_s = _pred([[20, 20, 60, 50]], [_onehot(0, 0.9)])
+    pred_l = _pred([[180, 180, 540, 450]], [_onehot(0, 0.9)])
+    colour = np.array(DEFAULT_PALETTE.bgr(0))
+
+    def label_rows(out, y2):  # rows below the box holding the label's fill
+        fill = (np.abs(out[y2 + 3:].astype(int) - colour).max(-1) < 10).any(1)
+        return int(fill.sum())
+
+    assert label_rows(ann.annotate(large, pred_l), 450) > 3 * label_rows(
+        ann.annotate(small, pred_s), 50)
 
 
 def test_show_frame_patches_and_array(synth):
     root, gt = synth
     video = gt.train_videos[0]
-    by_frame = gt_frames(gt, video)
-    frame = max(by_frame, key=lambda f: len(by_frame[f]))
-    n_gt = len(by_frame[frame])
-    preds = [{"box": [5, 5, 40, 60], "label": 0, "score": 0.9},
-             {"box": [50, 5, 90, 60], "label": 1, "score": 0.1}]
+    gt_preds = Predictions.from_gt(gt, video)
+    counts = {f: len(p) for f, p in gt_preds.by_frame()}
+    frame = max(counts, key=counts.get)
+    n_gt = counts[frame]
+    preds = _pred([[5, 5, 40, 60], [50, 5, 90, 60]],
+                  [_onehot(0, 0.9, gt.labels), _onehot(1, 0.1, gt.labels)],
+                  frame=frame, names=gt.labels)
     path = video_path(root, video)
     fig = show_frame(path, frame, gt=gt, predictions=preds, score_thr=0.5,
                      proposals=np.array([[0.1, 0.1, 0.5, 0.9, 0.99]]))
     ax = fig.axes[0]
-    assert len(ax.patches) == n_gt + 1 + 1  # GT, one prediction above 0.5, proposal
+    assert len(ax.patches) == n_gt + 2 + 1  # GT, two people predicted, proposal
     styles = [p.get_linestyle() for p in ax.patches]
     assert styles.count(GT_STYLE.linestyle) == n_gt  # GT solid
-    assert styles.count(PRED_STYLE.linestyle) == 1  # predictions dashed
+    assert styles.count(PRED_STYLE.linestyle) == 2  # predictions dashed
+    assert [t.get_text() for t in ax.texts].count(f"{gt.labels[0]} 0.90") == 1
     gt_colours = {p.get_edgecolor()[:3] for p in ax.patches
                   if p.get_linestyle() == GT_STYLE.linestyle}
-    expected = {DEFAULT_PALETTE.mpl(int(lab)) for lab in by_frame[frame].labels}
+    expected = {DEFAULT_PALETTE.mpl(int(lab))
+                for lab in gt_preds.at(frame).best_actions()[0]}
     assert {tuple(round(c, 4) for c in col) for col in gt_colours} == {
         tuple(round(c, 4) for c in col) for col in expected}
     arr = show_frame(path, frame, gt=gt, as_array=True)
     raw = next(f for i, f in enumerate(iter_frames(path), 1) if i == frame)
     assert arr.shape == raw.shape and not np.array_equal(arr, raw)
-    # A bare frame and boxes, no GT: one patch.
-    fig2 = show_frame(_blank(), 1, predictions=np.array([[10, 10, 50, 50, 0.9, 2]]),
-                      labels=LABELS)
+    # A bare frame and its boxes, no GT: one patch.
+    fig2 = show_frame(_blank(), 1, predictions=_pred([[10, 10, 50, 50]],
+                                                     [_onehot(2, 0.9)]))
     assert len(fig2.axes[0].patches) == 1
 
 
@@ -267,11 +318,11 @@ def test_write_annotated_clip_is_h264_with_the_right_frames(synth, tmp_path):
     full = write_annotated_clip(src, tmp_path / "full.mp4", gt=gt, max_width=None,
                                 progress=False)
     assert probe(full).nframes == info.nframes
-    by_frame = gt_frames(gt, video)
+    by_frame = dict(Predictions.from_gt(gt, video).by_frame())
     f = min(by_frame)
     x1, y1, x2, y2 = (int(v) for v in by_frame[f].boxes[0])
     drawn = next(a for i, a in enumerate(iter_frames(full), 1) if i == f)
-    colour = np.array(DEFAULT_PALETTE.bgr(int(by_frame[f].labels[0])))
+    colour = np.array(DEFAULT_PALETTE.bgr(int(by_frame[f].best_actions()[0][0])))
     edge = drawn[y1 + 4:y2 - 4, max(x1, 1)].astype(int)
     assert np.median(np.abs(edge - colour).max(axis=1)) < 60
 
@@ -294,11 +345,10 @@ def test_show_video_embeds_a_video_element(gray_video):
 def test_player_rerenders_on_every_control(synth):
     root, gt = synth
     video = gt.train_videos[0]
-    by_frame = gt_frames(gt, video)
+    by_frame = dict(Predictions.from_gt(gt, video).by_frame())
     f = min(by_frame)
     box = by_frame[f].boxes[0].tolist()
-    preds = {"frames": [{"frame": f, "boxes": [box], "labels": [1],
-                         "scores": [0.4]}]}
+    preds = _pred([box], [_onehot(1, 0.4, gt.labels)], frame=f, names=gt.labels)
     p = player(video_path(root, video), predictions=preds, gt=gt, score_thr=0.3)
     try:
         assert p.slider.max == p.play.max == probe(video_path(root, video)).nframes
@@ -363,9 +413,10 @@ def test_plot_tube_timeline_bars(synth):
     assert len(ax.patches) == len(tubes)  # tubes are contiguous: one bar each
     lengths = sorted(p.get_width() for p in ax.patches)
     assert lengths == sorted(float(len(t.boxes)) for t in tubes)
-    preds = [{"frame": f, "boxes": [[1, 1, 9, 9]], "labels": [2], "scores": [0.9]}
-             for f in (*range(3, 8), *range(12, 15))]
-    preds.append({"frame": 20, "boxes": [[1, 1, 9, 9]], "labels": [1], "scores": [0.1]})
+    frames = [*range(3, 8), *range(12, 15), 20]
+    scores = [_onehot(2, 0.9, gt.labels)] * 8 + [_onehot(1, 0.1, gt.labels)]
+    preds = Predictions([[1, 1, 9, 9]] * 9, frames, action_scores=scores,
+                        class_names=gt.labels)
     fig = plot_tube_timeline(gt, video, predictions=preds, score_thr=0.3)
     extra = len(fig.axes[0].patches) - len(tubes)
     assert extra == 2  # class 2 in two runs; class 1's box is below the threshold

@@ -56,6 +56,7 @@ from defusedxml.expatreader import DefusedExpatParser
 from ..data.gt import MultiSportsGT
 from ..errors import StadError
 from ..fileio import atomic_open, dump_json
+from ..predictions import Predictions
 from .tracks import (
     IDLE_LABEL,
     Track,
@@ -496,11 +497,11 @@ def export_cvat_predictions(
     video = Path(video)
     info = probe(video)
     preds = load_predictions(demo_json, score_thr=score_thr)
-    _check_predictions_video(Path(demo_json), preds.frames, video, info)
+    _check_predictions_video(Path(demo_json), preds, video, info)
     tracks = predictions_to_tracks(preds, video.stem, iou_thr=iou_thr)
     if action_attribute is None:
         tracks = _split_by_action(tracks)
-    spec = _labels_spec(preds.labels, action_attribute)
+    spec = _labels_spec(list(preds.class_names), action_attribute)
     out = Path(out_dir) / f"{video.stem}.xml"
     text = _task_xml(video.stem, video.name, info.nframes, (info.width, info.height),
                      spec, tracks, action_attribute, 0.0, dense=False)
@@ -510,28 +511,24 @@ def export_cvat_predictions(
     return out
 
 
-def _check_predictions_video(demo_json: Path, frames, video: Path,
+def _check_predictions_video(demo_json: Path, preds: Predictions, video: Path,
                              info) -> None:
-    """Raise `StadError` unless the demo's JSON describes `video` (name, size, frames).
+    """Raise `StadError` unless the demo's predictions describe `video` (name, size,
+    frames).
 
     The demo writes `video`, `width`, `height` and `nframes` at the top of its
-    JSON; files without them are checked by their frame numbers only.
+    JSON (`preds.video`, `preds.size`, `preds.meta`); files without them are
+    checked by their frame numbers only.
     """
-    import json
-
-    try:
-        head = json.loads(demo_json.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        head = {}  # load_predictions has already read it; it cannot fail here
-    head = head if isinstance(head, dict) else {}
+    frames = preds.frames
     what = f"predictions {demo_json}"
-    theirs = head.get("video")
+    theirs = preds.video
     if isinstance(theirs, str) and theirs and Path(theirs).stem != video.stem:
         raise StadError(f"{what} are of video {Path(theirs).name!r}, not of {video} "
                         "(pass the video the demo ran on)")
-    w, h, n = head.get("width"), head.get("height"), head.get("nframes")
-    if (isinstance(w, int) and isinstance(h, int)
-            and (w, h) != (info.width, info.height)):
+    h, w = preds.size or (None, None)
+    n = preds.meta.get("nframes")
+    if w is not None and (w, h) != (info.width, info.height):
         raise StadError(f"{what} were made on a {w}x{h} video, but {video} is "
                         f"{info.width}x{info.height}")
     if isinstance(n, int) and n > 0 and info.nframes and n != info.nframes:

@@ -25,17 +25,16 @@ Used in: 05_your_own_data.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
 from ..data.gt import MultiSportsGT, video_path
 from ..errors import StadError
+from ..predictions import Predictions
 
 PathLike = Union[str, os.PathLike]
 
@@ -349,143 +348,42 @@ def keyframe_indices(boxes: np.ndarray, tol: float = 0.0,
 # ---------------------------------------------------------------------------
 # `stad demo` predictions -> tracks
 # ---------------------------------------------------------------------------
-@dataclass
-class Predictions:
-    """Per-frame person boxes with their best action, read from a `stad demo` JSON."""
-
-    video: str | None
-    frames: list[int]  # 1-based
-    boxes: list[np.ndarray]  # per frame (k, 4) pixels
-    actions: list[list[str | None]]  # per frame, per box: best label or None
-    scores: list[np.ndarray]  # per frame (k,): that label's score (0 if none)
-    labels: list[str]
-
-
 def load_predictions(path: PathLike, score_thr: float = 0.0) -> Predictions:
-    """Read the per-frame JSON `stad demo` writes; keep each box's best action.
+    """`stad demo`'s JSON (`Predictions.from_demo_json`), one frame per keyframe.
 
-    The demo's JSON is `{"video", "classes": {id: name}, "frames": [{"frame",
-    "keyframe", "detections": [{"box", "labels", "names", "scores"}]}]}`, frames
-    1-based, boxes in pixels. Every output frame repeats the boxes of its clip's
-    keyframe, so one record per keyframe is kept, at the keyframe (CVAT then
-    interpolates between keyframes). Also accepted: frames with parallel `boxes`,
-    `labels`, `scores` lists, labels as names or indices into `labels`/`classes`.
-    A box whose best score is below `score_thr` gets no action (it is still a
-    person).
+    Every output frame of the demo repeats its keyframe's boxes, so only the
+    keyframes are kept (`Predictions.on_keyframes`; CVAT interpolates between
+    them). Actions scoring below `score_thr` are dropped (the box stays, a
+    person doing none). Raises `StadError` for a file that is not the demo's.
     """
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StadError(f"cannot read predictions JSON ({exc})", path) from None
-    if isinstance(raw, list):
-        raw = {"frames": raw}
-    if not isinstance(raw, dict) or not isinstance(raw.get("frames"), list):
-        raise StadError("expected a JSON object with a 'frames' list", path)
-    names = _class_names(raw, path)
-    out = Predictions(raw.get("video"), [], [], [], [], [])
-    for i, item in _keyframe_records(raw["frames"], path):
-        where = f"frames[{i}]"
-        if isinstance(item.get("detections"), list):
-            dets = item["detections"]
-            item = {"frame": item.get("frame"),
-                    "boxes": [d.get("box", d.get("bbox")) for d in dets],
-                    "labels": [d.get("names", d.get("labels", [])) for d in dets],
-                    "scores": [d.get("scores", []) for d in dets]}
-        try:
-            frame = int(item["frame"])
-            boxes = np.asarray(item.get("boxes", item.get("bboxes")) or
-                               np.zeros((0, 4)), np.float64).reshape(-1, 4)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StadError(f"{where}: needs 'frame' and 'boxes' [[x1, y1, x2, y2], "
-                            f"...] ({exc})", path) from None
-        box_labels = item.get("labels") or [[] for _ in boxes]
-        box_scores = item.get("scores") or [[] for _ in boxes]
-        if len(box_labels) != len(boxes) or len(box_scores) != len(boxes):
-            raise StadError(f"{where}: {len(boxes)} boxes but {len(box_labels)} label "
-                            f"and {len(box_scores)} score entries", path)
-        acts, best = [], []
-        for b, (labs, scs) in enumerate(zip(box_labels, box_scores)):
-            labs = labs if isinstance(labs, list) else [labs]
-            scs = scs if isinstance(scs, list) else [scs] * len(labs)
-            if len(scs) != len(labs):
-                raise StadError(f"{where}, box {b}: {len(labs)} labels but "
-                                f"{len(scs)} scores", path)
-            name, score = None, 0.0
-            for lab, sc in zip(labs, scs):
-                lab = _label_name(lab, names, f"{where}, box {b}", path)
-                if float(sc) > score or name is None:
-                    name, score = lab, float(sc)
-            if name is not None and score < score_thr:
-                name = None
-            acts.append(name)
-            best.append(score)
-        out.frames.append(frame)
-        out.boxes.append(boxes)
-        out.actions.append(acts)
-        out.scores.append(np.array(best, np.float64))
-    used = {a for acts in out.actions for a in acts if a}
-    out.labels = list(names.values()) or sorted(used)
-    out.labels += sorted(used - set(out.labels))
-    return out
-
-
-def _class_names(raw: dict, path: Path) -> dict[int, str]:
-    """Label index -> name from `classes` ({id: name}) or `labels` ([name, ...])."""
-    classes = raw.get("classes")
-    if isinstance(classes, dict):
-        try:
-            return {int(k): str(v) for k, v in sorted(classes.items(),
-                                                      key=lambda kv: int(kv[0]))}
-        except ValueError:
-            raise StadError("'classes' must map label ids to names", path) from None
-    names = raw.get("labels") or raw.get("label_names") or []
-    return {i: str(n) for i, n in enumerate(names)}
-
-
-def _keyframe_records(frames: list, path: Path) -> list[tuple[int, dict]]:
-    """(index, record) of the frames to use: one per `keyframe` if records name it."""
-    seen: dict[int, tuple[int, dict]] = {}
-    plain = []
-    for i, item in enumerate(frames):
-        if not isinstance(item, dict):
-            raise StadError(f"frames[{i}]: expected an object", path)
-        if "keyframe" not in item:
-            plain.append((i, item))
-            continue
-        key = int(item["keyframe"])
-        if key not in seen or int(item.get("frame", -1)) == key:
-            seen[key] = (i, {**item, "frame": key})
-    return plain + [seen[k] for k in sorted(seen)]
-
-
-def _label_name(label: Any, names: dict[int, str], where: str, path: Path) -> str:
-    if isinstance(label, str):
-        return label
-    if isinstance(label, (int, float)) and float(label).is_integer():
-        if int(label) in names:
-            return names[int(label)]
-    raise StadError(f"{where}: label {label!r} is neither a name nor an index into "
-                    f"the {len(names)} 'labels'", path)
+    preds = Predictions.from_demo_json(path).on_keyframes()
+    preds.action_scores[preds.action_scores < score_thr] = 0.0
+    return preds
 
 
 def predictions_to_tracks(preds: Predictions, video: str, iou_thr: float = 0.3,
                           max_gap: int | None = None) -> list[Track]:
     """Link per-frame boxes into tracks, greedily by IoU with each track's last box.
 
-    A track continues over at most `max_gap` frames without a box (default: twice
-    the usual step between predicted frames, so `--predict-stepsize` gaps link).
+    Each box keeps its best action (None: none scores above 0). A track
+    continues over at most `max_gap` frames without a box (default: twice the
+    usual step between predicted frames, so `--predict-stepsize` gaps link).
     """
-    order = np.argsort(preds.frames, kind="stable")
-    frames = np.asarray(preds.frames)[order]
+    best, _ = preds.best_actions()
+    names = [preds.class_names[c] if c >= 0 else None for c in best.tolist()]
     if max_gap is None:
-        steps = np.diff(np.unique(frames))
+        steps = np.diff(preds.frame_numbers)
         max_gap = 2 * int(np.median(steps)) if len(steps) else 1
     open_tracks: list[dict] = []
     done: list[dict] = []
-    for idx in order:
-        frame = preds.frames[idx]
-        boxes, actions = preds.boxes[idx], preds.actions[idx]
+    order = np.argsort(preds.frames, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(preds.frames[order]) != 0])
+    for rows in np.split(order, starts[1:]):
+        if not len(rows):
+            continue
+        frame = int(preds.frames[rows[0]])
+        boxes = preds.boxes[rows].astype(np.float64)
+        actions = [names[r] for r in rows]
         alive = [t for t in open_tracks if frame - t["frames"][-1] <= max_gap]
         done += [t for t in open_tracks if frame - t["frames"][-1] > max_gap]
         open_tracks = alive

@@ -1,7 +1,7 @@
 """An annotated clip written to an H.264 mp4, and shown inline in a notebook.
 
 `write_annotated_clip` streams a video (one frame in memory at a time), draws
-ground truth and predictions on each frame (`stad_helpers.viz.frames`) and
+ground truth and predictions on each frame (`stad_helpers.viz.annotate`) and
 writes a browser-playable mp4 whole or not at all (`stad_helpers.video.VideoSink`).
 `show_video` embeds an mp4 in the notebook: through moviepy 2's
 `display_in_notebook` (`stad_helpers.compat.ipython_display`), or a plain HTML5
@@ -17,13 +17,15 @@ import base64
 import html
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 
 from ..errors import StadError
-from .frames import annotate_frame, frame_sources, video_key
+from ..predictions import Predictions
+from .annotate import annotate_frame
 from .palette import DEFAULT_PALETTE, Palette
+from .show import frame_sources, video_key
 
 PathLike = Union[str, os.PathLike]
 MAX_EMBED_MB = 8.0
@@ -33,10 +35,9 @@ def write_annotated_clip(
     video: PathLike,
     out_mp4: PathLike,
     gt=None,
-    predictions: Any = None,
+    predictions: Predictions | PathLike | None = None,
     *,
     video_name: str | None = None,
-    labels: list[str] | None = None,
     score_thr: float = 0.0,
     start: int = 1,
     end: int | None = None,
@@ -49,9 +50,12 @@ def write_annotated_clip(
     """Draw GT and predictions on frames `start..end` (1-based, every `step`) -> mp4.
 
     `gt` is a `MultiSportsGT` (the video's key is `video_name`, or taken from the
-    path), `predictions` the demo's JSON or a `Predictions`. Frames wider than
+    path), `predictions` a `Predictions` in pixels of this video or the demo's
+    JSON; actions scoring below `score_thr` are not listed. Frames wider than
     `max_width` are scaled down; `fps` defaults to the source rate / `step`.
-    Returns `out_mp4`, an H.264 mp4 that browsers play.
+    Returns `out_mp4`, an H.264 mp4 that browsers play, written whole or not at
+    all. Raises `ValueError` for `start` or `step` < 1, `StadError` for an
+    unreadable video or predictions file or an empty frame range.
     """
     import cv2
     from tqdm.auto import tqdm
@@ -65,8 +69,9 @@ def write_annotated_clip(
     if end < start:
         raise StadError(f"no frames to write: start {start} > end {end}", video)
     name = video_name or video_key(video, gt)
-    gt_by_frame, preds, names = frame_sources(gt, predictions, name, labels,
-                                              (info.height, info.width))
+    gt_all, preds = frame_sources(gt, predictions, name)
+    gt_by_frame = dict(gt_all.by_frame()) if gt_all is not None else {}
+    pred_by_frame = dict(preds.by_frame()) if preds is not None else {}
     scale = 1.0
     if max_width and info.width > max_width:
         scale = max_width / info.width
@@ -81,12 +86,9 @@ def write_annotated_clip(
                 break
             if number < start or (number - start) % step:
                 continue
-            image = annotate_frame(
-                frame,
-                gt_by_frame.get(number) if gt_by_frame else None,
-                preds.get(number) if preds is not None else None,
-                names, score_thr, palette=palette,
-            )
+            image = annotate_frame(frame, gt_by_frame.get(number),
+                                   pred_by_frame.get(number), score_thr=score_thr,
+                                   palette=palette)
             if scale != 1.0:
                 image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
             sink.write(np.ascontiguousarray(image))

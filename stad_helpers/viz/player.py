@@ -3,7 +3,8 @@
 A frame slider with a play button (`ipywidgets.Play`, linked in the browser),
 toggles for ground truth and predictions and a score-threshold slider. Each
 change re-renders one frame: decoded on demand (`FrameReader`: seek + small
-cache, never the whole video), drawn with `annotate_frame`, JPEG-encoded into an
+cache, never the whole video), drawn by the `Annotator`s (`annotate_frame`, as
+in the demo video and the clips), JPEG-encoded into an
 `ipywidgets.Image`. Live kernels only: a static HTML export shows the widgets
 only when their state is saved and the widget manager can be fetched.
 
@@ -15,27 +16,35 @@ Used in: 04_inference_demo.
 from __future__ import annotations
 
 import os
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 
-from .frames import FrameReader, annotate_frame, frame_sources, video_key
+from ..predictions import Predictions
+from .annotate import annotate_frame
 from .palette import DEFAULT_PALETTE, Palette
+from .reader import FrameReader
+from .show import frame_sources, video_key
 
 PathLike = Union[str, os.PathLike]
 
 
 class Player:
-    """The player's widgets and state; displays as its `widget` (a VBox)."""
+    """The player's widgets and state; displays as its `widget` (a VBox).
+
+    `predictions` is a `Predictions` in pixels of `video` or the demo's JSON;
+    `gt` a `MultiSportsGT` whose video is `video_name` (default: the 'sport/name'
+    of the path, when `gt` has it). Raises `StadError` for an unreadable video
+    or predictions file.
+    """
 
     def __init__(
         self,
         video: PathLike,
-        predictions: Any = None,
+        predictions: Predictions | PathLike | None = None,
         gt=None,
         *,
         video_name: str | None = None,
-        labels: list[str] | None = None,
         score_thr: float = 0.3,
         max_width: int = 640,
         quality: int = 85,
@@ -47,8 +56,10 @@ class Player:
         self.reader = FrameReader(video, cache_mb=cache_mb)
         info = self.reader.info
         self.video = video_name or video_key(video, gt)
-        self.gt_by_frame, self.predictions, self.labels = frame_sources(
-            gt, predictions, self.video, labels, (info.height, info.width))
+        gt_all, self.predictions = frame_sources(gt, predictions, self.video)
+        self.gt_by_frame = dict(gt_all.by_frame()) if gt_all is not None else None
+        self.pred_by_frame = (dict(self.predictions.by_frame())
+                              if self.predictions is not None else {})
         self.max_width, self.quality, self.palette = max_width, quality, palette
         n = len(self.reader)
         self.slider = w.IntSlider(value=1, min=1, max=n, description="frame",
@@ -91,10 +102,11 @@ class Player:
         gt = pred = None
         if self.show_gt.value and self.gt_by_frame is not None:
             gt = self.gt_by_frame.get(frame)
-        if self.show_pred.value and self.predictions is not None:
-            pred = self.predictions.get(frame)
-        image = annotate_frame(self.reader[frame], gt, pred, self.labels,
-                               float(self.threshold.value), palette=self.palette)
+        if self.show_pred.value:
+            pred = self.pred_by_frame.get(frame)
+        image = annotate_frame(self.reader[frame], gt, pred,
+                               score_thr=float(self.threshold.value),
+                               palette=self.palette)
         h, w = image.shape[:2]
         if self.max_width and w > self.max_width:
             size = (self.max_width, round(h * self.max_width / w))
@@ -113,8 +125,9 @@ class Player:
         self.image.value = buf.tobytes()
         self.renders += 1
         n_gt = len(self.gt_by_frame.get(frame, ())) if self.gt_by_frame else 0
-        n_pred = (len(self.predictions.get(frame).above(self.threshold.value))
-                  if self.predictions is not None else 0)
+        pred = self.pred_by_frame.get(frame)
+        n_pred = (len(pred.with_action(float(self.threshold.value)))
+                  if pred is not None else 0)
         self.status.value = (f"{frame}/{len(self.reader)} · {n_gt} GT · "
                              f"{n_pred} predicted")
         return self.image.value
@@ -135,13 +148,14 @@ class Player:
         self.reader.close()
 
 
-def player(video: PathLike, predictions: Any = None, gt=None, **kwargs) -> Player:
+def player(video: PathLike, predictions: Predictions | PathLike | None = None, gt=None,
+           **kwargs) -> Player:
     """A notebook player over `video` with GT (from a `MultiSportsGT`) and predictions.
 
-    `predictions` is the demo's JSON (path), a `Predictions` or a dict; the GT
-    video is `video_name`, or the 'sport/name' of the path when `gt` has it.
-    The threshold hides actions scoring below it; at 0 it also shows the people
-    the demo found doing none. Other keyword arguments go to `Player`
+    `predictions` is the demo's JSON (path) or a `Predictions`; the GT video is
+    `video_name`, or the 'sport/name' of the path when `gt` has it. The
+    threshold hides actions scoring below it (a person with none left is drawn
+    grey, unlabelled). Other keyword arguments go to `Player`
     (`score_thr`, `max_width`, `cache_mb`, ...).
     """
     return Player(video, predictions, gt, **kwargs)

@@ -30,6 +30,7 @@ from typing import Any, Union
 import numpy as np
 
 from ..errors import StadError
+from ..predictions import Predictions
 from .palette import DEFAULT_PALETTE, Palette
 
 PathLike = Union[str, os.PathLike]
@@ -418,19 +419,21 @@ def _runs(frames: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e - s + 1)) for s, e in zip(starts, ends)]
 
 
-def plot_tube_timeline(gt, video: str, predictions: Any = None,
+def plot_tube_timeline(gt, video: str,
+                       predictions: Predictions | PathLike | None = None,
                        score_thr: float = 0.3, ax=None,
                        palette: Palette = DEFAULT_PALETTE):
     """One bar per GT tube over its frames (class colour), sorted by start.
 
-    With `predictions` (the demo's JSON or a `Predictions` for this video), one
-    hatched row per predicted class shows the frames where it scores
-    `score_thr` or more.
+    With `predictions` (a `Predictions` for this video, or the demo's JSON), one
+    hatched row per predicted class shows the frames where it is a box's best
+    action scoring `score_thr` or more. Raises `StadError` when `video` is not
+    in the GT.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from .frames import load_predictions
+    from .show import as_predictions
 
     if video not in gt.nframes:
         raise StadError(f"video {video!r} is not in the annotation", gt.source)
@@ -440,14 +443,13 @@ def plot_tube_timeline(gt, video: str, predictions: Any = None,
         frames = np.unique(np.rint(t.boxes[:, 0]).astype(int))
         rows.append((f"{gt.labels[t.label]} #{t.index}", _runs(frames), t.label, False))
     if predictions is not None:
-        h, w = gt.resolution.get(video, (0, 0))
-        preds = load_predictions(predictions, list(gt.labels), (h, w) if h else None)
+        preds = as_predictions(predictions)
+        best, _ = preds.best_actions(score_thr)
         by_label: dict[int, list[int]] = {}
-        for f, fb in preds.frames.items():
-            for lab in np.unique(fb.above(score_thr).labels):
-                by_label.setdefault(int(lab), []).append(f)
+        for lab in np.unique(best[best >= 0]):
+            by_label[int(lab)] = np.unique(preds.frames[best == lab]).tolist()
         for lab in sorted(by_label):
-            name = gt.labels[lab] if 0 <= lab < len(gt.labels) else str(lab)
+            name = preds.class_names[lab]
             rows.append((f"pred: {name}", _runs(np.array(sorted(by_label[lab]))), lab,
                          True))
     if ax is None:

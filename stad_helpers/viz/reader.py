@@ -1,0 +1,133 @@
+"""Frames of a video by number, decoded on demand (the player, single pictures).
+
+`FrameReader` gives random access to an mp4's frames (1-based, as in the
+MultiSports annotation): it seeks to the nearest keyframe and keeps a small
+byte-bounded cache, so long videos are never held in memory. `read_frame` is
+one frame, for a picture. Frames are BGR like the rest of the project (or RGB).
+
+Used in: 01_dataset, 02_person_detector, 04_inference_demo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+from ..errors import StadError
+
+PathLike = Union[str, os.PathLike]
+
+
+class FrameReader:
+    """Frames of a video by 1-based number, decoded on demand; BGR (or RGB).
+
+    Sequential reads continue decoding; a jump seeks to the keyframe before the
+    target and decodes forward. Recently decoded frames are kept in an LRU cache
+    bounded by `cache_mb`, so long videos are never held in memory.
+    """
+
+    def __init__(self, path: PathLike, cache_mb: float = 96, rgb: bool = False):
+        import av
+
+        from ..video import probe
+
+        self.path = Path(path)
+        self.info = probe(self.path)  # raises StadError for unreadable files
+        self._fmt = "rgb24" if rgb else "bgr24"
+        self._container = av.open(str(self.path))
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        pts = [p.pts for p in self._container.demux(self._stream) if p.size]
+        self._pts = sorted(pts) if pts and None not in pts else None
+        self._index = {p: i + 1 for i, p in enumerate(self._pts or [])}
+        frame_bytes = self.info.height * self.info.width * 3
+        self._cache_max = max(2, int(cache_mb * 2**20 // max(frame_bytes, 1)))
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._decoder = None
+        self._last = 0  # number of the last frame the decoder produced
+        self._fresh = False  # True until the first frame after a seek is decoded
+        self.decoded = 0  # frames decoded so far (for tests and curiosity)
+
+    def __len__(self) -> int:
+        return len(self._pts) if self._pts is not None else self.info.nframes
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._decoder = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        frame = int(frame)
+        if not 1 <= frame <= len(self):
+            raise IndexError(f"frame {frame} not in 1..{len(self)} of {self.path}")
+        if frame in self._cache:
+            self._cache.move_to_end(frame)
+            return self._cache[frame]
+        if self._container is None:
+            raise ValueError(f"FrameReader for {self.path} is closed")
+        if self._decoder is None or not self._last < frame <= self._last + 48:
+            self._seek(frame)
+        import av
+
+        try:
+            while frame not in self._cache:
+                try:
+                    vf = next(self._decoder)
+                except StopIteration:
+                    raise StadError(f"video ends before frame {frame}",
+                                    self.path) from None
+                self.decoded += 1
+                number = self._number(vf)
+                if self._fresh:  # first frame after a seek: must not be past the target
+                    self._fresh = False
+                    if number > frame:
+                        self._seek(1)
+                        continue
+                self._last = number
+                if number >= frame - 4:  # keep a few before, for stepping back
+                    self._put(number, vf.to_ndarray(format=self._fmt))
+                if number > frame:  # a gap in the timestamps: take the next frame
+                    self._put(frame, self._cache[number])
+        except av.error.FFmpegError as exc:
+            raise StadError(f"cannot decode frame {frame} ({exc})", self.path) from None
+        return self._cache[frame]
+
+    def _number(self, vf) -> int:
+        if self._pts is None or vf.pts is None:
+            return self._last + 1
+        return self._index.get(vf.pts) or int(np.searchsorted(self._pts, vf.pts)) + 1
+
+    def _seek(self, frame: int) -> None:
+        """Position the decoder at the keyframe at or before `frame`."""
+        if self._pts is None or frame <= 1:
+            self._container.seek(0)
+            self._last = 0
+        else:
+            self._container.seek(self._pts[frame - 1], backward=True, any_frame=False,
+                                 stream=self._stream)
+        self._decoder = self._container.decode(self._stream)
+        self._fresh = self._pts is not None and frame > 1
+
+    def _put(self, number: int, image: np.ndarray) -> None:
+        self._cache[number] = image
+        self._cache.move_to_end(number)
+        while len(self._cache) > self._cache_max:
+            self._cache.popitem(last=False)
+
+
+def read_frame(path: PathLike, frame: int, rgb: bool = False) -> np.ndarray:
+    """Frame number `frame` (1-based) of a video, HxWx3 uint8 BGR (or RGB)."""
+    with FrameReader(path, cache_mb=1, rgb=rgb) as reader:
+        return reader[frame]
+
