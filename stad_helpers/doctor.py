@@ -2,9 +2,10 @@
 
 Reports versions (python, torch, CUDA, mmcv, mmengine, mmdet, mmaction2), runs
 mmcv's compiled ops (nms, RoIAlign) on tiny tensors, checks the GPU, video
-writing (H.264 through PyAV / imageio-ffmpeg), OpenCV, and that MMEngine
-checkpoints reload under torch's `weights_only` loading. Every failure comes
-with a one-line fix.
+writing (H.264 through PyAV / imageio-ffmpeg), OpenCV, that MMEngine
+checkpoints reload under torch's `weights_only` loading, and which pretrained
+checkpoints of the GPU profile are cached (`stad weights fetch` gets them).
+Every failure comes with a one-line fix.
 
 Used in: 00_setup.
 """
@@ -110,12 +111,15 @@ def check_torch() -> list[Check]:
     if torch.cuda.is_available():
         names = ", ".join(torch.cuda.get_device_name(i)
                           for i in range(torch.cuda.device_count()))
-        checks.append(Check("gpu", OK, f"{torch.cuda.device_count()} visible: {names}"))
+        checks.append(Check("gpu", OK, f"{torch.cuda.device_count()} visible: {names}; "
+                                       "models run on cuda (--device cpu to "
+                                       "choose the CPU)"))
     else:
         hint = ("a CUDA build of torch is installed but no GPU is visible: check the "
                 "driver / CUDA_VISIBLE_DEVICES") if torch.version.cuda else ""
-        checks.append(Check("gpu", INFO, "none visible: the CPU profile will be used",
-                            hint))
+        checks.append(Check("gpu", INFO, "none visible: models run on the cpu device "
+                                         "(either profile; gpu = the R50 models, "
+                                         "slow here)", hint))
     return checks
 
 
@@ -208,9 +212,27 @@ def _cv2_version() -> str:
     return f"{cv2.__version__} (contrib)"
 
 
+def check_weights() -> list[Check]:
+    """Which pretrained checkpoints of the GPU profile are in torch's hub cache
+    (`stad_helpers.weights`); absent ones are information, not a failure."""
+    try:
+        from .weights import cache_dir, cached_report, profile_weights
+
+        report = cached_report(profile_weights("gpu"))
+    except Exception as exc:  # noqa: BLE001 - report, never crash the doctor
+        return [Check("weights", WARN, f"cannot list them: {exc!r}"[:200],
+                      "stad weights list")]
+    return [
+        Check("weights", OK if cached else INFO,
+              f"{w.file_name} {'cached' if cached else 'not cached'} (gpu profile)",
+              "" if cached else f"stad weights fetch (or copy it to {cache_dir()})")
+        for w, cached in report
+    ]
+
+
 CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
     check_python, check_torch, check_packages, check_mmcv_ops,
-    check_checkpoint_reload, check_video,
+    check_checkpoint_reload, check_video, check_weights,
 )
 
 

@@ -1,14 +1,29 @@
-"""`stad run-all`: the whole tutorial end to end, skipping what is up to date.
+"""`stad run-all` and the notebooks' stages: what each needs, and whether it is done.
 
 Stages (each one helper call): dataset -> detector annotations -> rawframes ->
 train detector -> detect over every frame -> proposals -> AVA annotations ->
-train action detector -> evaluate -> demo video. A stage runs only when one of
-its outputs is missing or older than one of its inputs (like make), so a second
-run after an interruption continues where the first stopped. The summary
-(metrics, paths, seconds per stage) is printed and written to
-`<work_dir>/summary.json`.
+train action detector -> evaluate -> demo video.
 
-Used in: 00_setup (the one-command version of notebooks 01-04).
+Models and device are separate choices. `profile` picks the models: "cpu" = slim
+models trained from scratch (minutes on a laptop), "gpu" = the original
+tutorial's R50 models, fine-tuned from pretrained weights. `device` picks where
+they run ("cpu", "cuda", "cuda:N"; default CUDA when torch sees a GPU): either
+profile runs on either device.
+
+A stage is up to date only when its manifest, `<work_dir>/stages/<stage>.json`
+(`stad_helpers.manifest`), says it finished from the same inputs (content
+fingerprints: config files, data, checkpoints, the demo video), with the same
+settings (profile, config options, seed, thresholds; not the device), and its
+outputs are still what it wrote. Anything else reruns it, and every later stage
+that reads its outputs reruns because its inputs changed. A training stage is
+done only when its checkpoint reached the end of the schedule; one that was
+interrupted resumes from its last checkpoint when nothing else changed. Paths
+kept in the work dir are relative to it, so it can be moved or copied. The
+summary (metrics, models, device, paths, seconds per stage) is printed and
+written to `<work_dir>/summary.json`.
+
+Used in: 00_setup to 05_your_own_data (`Tutorial.ensure` runs the stage a
+notebook teaches, after what it needs).
 """
 
 from __future__ import annotations
@@ -21,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import manifest as mf
+from .data import layout
 from .errors import StadError
 from .fileio import dump_json
 
@@ -37,50 +54,68 @@ PROFILES: dict[str, dict[str, str]] = {
         "action_config": "action/slowonly_r18-slim_*_synth-multisports-*.py",
     },
     "gpu": {
-        "det_config": "det/faster-rcnn_r50-caffe_fpn_ms-1x_multisports-person.py",
+        "det_config": "det/faster-rcnn_r50-caffe_fpn_*_multisports-person.py",
         "action_config": "action/slowonly_k400-pretrained-r50_*_multisports-rgb.py",
     },
 }
+PROFILE_HELP = ("cpu = slim models trained from scratch; gpu = the original "
+                "tutorial's R50 models with pretrained weights")
+# Stages that run a model, and so have a device in their manifest.
+MODEL_STAGES = ("train_det", "detect", "train_action", "evaluate", "demo")
+INTERRUPTED = "interrupted"
 
 
 @dataclass
 class Stage:
-    name: str
-    run: Callable[[], Any]
-    inputs: Sequence[Path] = ()
-    outputs: Sequence[Path] = ()
+    """One step: `run(resume)` does it; the rest say what it reads and writes.
 
-    def up_to_date(self) -> bool:
-        if not self.outputs or not all(p.exists() for p in self.outputs):
-            return False
-        newest_input = max((_mtime(p) for p in self.inputs if p.exists()), default=0.0)
-        return min(_mtime(p) for p in self.outputs) >= newest_input
+    `inputs`/`outputs`: name -> path (file or folder), evaluated when asked (a
+    checkpoint's path is known only once training wrote `last_checkpoint`);
+    `settings`: everything else its outputs depend on (JSON-able); `training`:
+    (config, cfg-options) for a training stage, whose output must have reached
+    the end of that config's schedule.
+    """
+
+    name: str
+    run: Callable[[bool], Any]
+    inputs: Callable[[], dict[str, Path]] = dict
+    outputs: Callable[[], dict[str, Path]] = dict
+    settings: Callable[[], dict[str, Any]] = dict
+    training: Callable[[], tuple[Path, dict]] | None = None
 
 
 @dataclass
 class RunAllResult:
+    """What `run_all` reports: metrics, the models and device that produced them,
+    paths (relative to `work_dir` when inside it) and seconds per stage (0.0 and
+    listed in `skipped` when up to date)."""
+
     work_dir: Path
+    profile: str = ""
+    models: dict[str, str] = field(default_factory=dict)
+    device: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
+    def path(self, key: str) -> Path:
+        """`paths[key]` as a path usable from anywhere (resolved against the work
+        dir, which relative paths are relative to)."""
+        return self.work_dir / self.paths[key]
+
     def summary(self) -> dict:
-        return {**self.metrics, "seconds": self.seconds, "skipped": self.skipped,
+        return {"profile": self.profile, "models": self.models, "device": self.device,
+                **self.metrics, "seconds": self.seconds, "skipped": self.skipped,
                 "paths": self.paths}
 
 
-def _mtime(path: Path) -> float:
-    """Newest modification time of a file, or of anything inside a folder."""
-    if path.is_dir():
-        return max((_mtime(p) for p in path.iterdir()), default=path.stat().st_mtime)
-    return path.stat().st_mtime
-
-
 def profile_configs(profile: str) -> dict[str, Path]:
+    """{"det_config": path, "action_config": path} of a profile (`PROFILES`)."""
     if profile not in PROFILES:
         raise StadError(
-            f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+            f"unknown profile {profile!r}; expected one of {sorted(PROFILES)} "
+            f"({PROFILE_HELP})")
     found = {}
     for key, pattern in PROFILES[profile].items():
         matches = sorted(CONFIGS.glob(pattern))
@@ -92,10 +127,11 @@ def profile_configs(profile: str) -> dict[str, Path]:
 
 
 class Tutorial:
-    """The tutorial's stages over one work dir; `ensure(stage)` runs what is missing.
+    """The tutorial's stages over one work dir; `ensure(stage)` runs what is not
+    up to date.
 
     Notebooks call `ensure` for the stage they teach, so each one also works
-    alone (earlier stages run first when their outputs are missing) and reuses
+    alone (earlier stages run first when they are not up to date) and reuses
     what earlier notebooks produced when run in order.
     """
 
@@ -110,33 +146,60 @@ class Tutorial:
         cfg_options: dict[str, dict] | None = None,
         synth_options: dict[str, Any] | None = None,
         min_coverage: float | None = None,
+        device: str | None = None,
+        schedule: dict[str, dict[str, int | None]] | None = None,
     ):
-        """`cfg_options`: {"det": {...}, "action": {...}} config overrides;
-        `synth_options`: size of the synthetic dataset (see make_synthetic_dataset);
-        `min_coverage`: proposal coverage floor (see convert.proposals)."""
+        """`profile`: the models (`PROFILE_HELP`); `device`: where they run
+        (None: "cuda" when torch sees a GPU, else "cpu"); `cfg_options`:
+        {"det": {...}, "action": {...}} config overrides; `schedule`: training
+        lengths that fit either loop, {"det": {"iters": 300, "epochs": 2},
+        "action": {"epochs": 8}} (`train.schedule_options`: an iteration-based
+        config takes "iters", an epoch-based one "epochs"); `synth_options`: size
+        of the synthetic dataset (see make_synthetic_dataset); `min_coverage`:
+        proposal coverage floor (see convert.proposals). Raises `StadError` for
+        an unknown profile or a device torch does not have."""
+        from .train import resolve_device, schedule_options
+
         self.profile = profile
         self.configs = profile_configs(profile)
+        self.device = resolve_device(device)
         self.work_dir = Path(work_dir)
         self.user_data = data is not None
         self.data_root = Path(data) if data else self.work_dir / "data" / "multisports"
         self.demo_video = Path(demo_video) if demo_video else None
         self.seed = seed
         self.progress = progress
-        self.cfg_options = cfg_options or {}
+        self.cfg_options = {k: dict(v or {}) for k, v in (cfg_options or {}).items()}
+        for kind, lengths in (schedule or {}).items():
+            if kind not in ("det", "action"):
+                raise StadError(f"schedule: unknown model {kind!r}; expected det "
+                                "or action")
+            config = self.configs[f"{kind}_config"]
+            self.cfg_options.setdefault(kind, {}).update(
+                schedule_options(config, **(lengths or {})))
         self.synth_options = synth_options or {}
         self.min_coverage = min_coverage
         self.seconds: dict[str, float] = {}
         self.skipped: list[str] = []
+        self._score_thr: float | None = None
         self.stages = {s.name: s for s in self._stages()}
 
     # ---- paths ---------------------------------------------------------------
     @property
     def anno_dir(self) -> Path:
-        return self.data_root / "annotations"
+        return layout.annotations_dir(self.data_root)
 
     @property
     def gt_file(self) -> Path:
-        return self.anno_dir / "multisports_GT.pkl"
+        return layout.gt_file(self.data_root)
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.data_root / layout.TRAINVAL
+
+    @property
+    def rawframes_dir(self) -> Path:
+        return self.data_root / layout.RAWFRAMES
 
     @property
     def det_dir(self) -> Path:
@@ -158,11 +221,36 @@ class Tutorial:
     def demo_mp4(self) -> Path:
         return self.work_dir / "demo" / "demo.mp4"
 
+    @property
+    def manifest_dir(self) -> Path:
+        return self.work_dir / "stages"
+
+    def manifest_path(self, stage: str) -> Path:
+        return self.manifest_dir / f"{stage}.json"
+
     def det_checkpoint(self) -> Path:
-        return Path((self.det_dir / "last_checkpoint").read_text().strip())
+        """The trained detector (the det work dir's `last_checkpoint`)."""
+        return self._checkpoint(self.det_dir, "train_det")
 
     def action_checkpoint(self) -> Path:
-        return Path((self.action_dir / "last_checkpoint").read_text().strip())
+        """The trained action detector (the action work dir's `last_checkpoint`)."""
+        return self._checkpoint(self.action_dir, "train_action")
+
+    @staticmethod
+    def _checkpoint(folder: Path, stage: str) -> Path:
+        from .train import read_last_checkpoint
+
+        ckpt = read_last_checkpoint(folder)
+        if ckpt is None:
+            raise StadError(f"no checkpoint yet: run the {stage} stage first",
+                            folder / "last_checkpoint")
+        return ckpt
+
+    def _checkpoint_or_none(self, folder: Path) -> Path:
+        """The checkpoint, or a path that does not exist (fingerprint None)."""
+        from .train import read_last_checkpoint
+
+        return read_last_checkpoint(folder) or folder / "(no last_checkpoint)"
 
     def gt(self):
         from .data.gt import MultiSportsGT
@@ -170,58 +258,113 @@ class Tutorial:
         return MultiSportsGT.load(self.gt_file)
 
     def demo_input(self) -> Path:
-        from .data.gt import video_path
-
+        """The demo's video: `demo_video`, else the dataset's first test video."""
         if self.demo_video:
             return self.demo_video
-        return video_path(self.data_root, self.gt().test_videos[0])
+        return layout.video_path(self.data_root, self.gt().test_videos[0])
 
     # ---- stages --------------------------------------------------------------
     def _stages(self) -> list[Stage]:
         from . import action, detector
         from .convert import ava, det_anno, extract_frames
 
-        anno, cfg, opts = self.anno_dir, self.configs, self.cfg_options
-        det_jsons = [anno / f"multisports_det_anno_{s}.json" for s in ("train", "val")]
-        props = [anno / f"multisports_proposals_{s}.pkl" for s in ("train", "val")]
-        csvs = [anno / f"multisports_{s}.csv" for s in ("train", "val")]
-        det_last = self.det_dir / "last_checkpoint"
-        act_last = self.action_dir / "last_checkpoint"
+        anno, cfg = self.anno_dir, self.configs
+        det_json = {f"det_anno_{s}": layout.det_anno_file(anno, s)
+                    for s in ("train", "val")}
+        props = {f"proposals_{s}": layout.proposals_file(anno, s)
+                 for s in ("train", "val")}
+        csvs = {f"ava_{s}": layout.ava_csv(anno, s) for s in ("train", "val")}
+        gt = {"gt": self.gt_file}
+        videos = {"videos": self.videos_dir}
+        det_opts = self.cfg_options.get("det", {})
+        act_opts = self.cfg_options.get("action", {})
+        models = {"profile": self.profile}
+
+        def det_ckpt() -> dict[str, Path]:
+            return {"det_checkpoint": self._checkpoint_or_none(self.det_dir)}
+
+        def act_ckpt() -> dict[str, Path]:
+            return {"action_checkpoint": self._checkpoint_or_none(self.action_dir)}
+
         return [
-            Stage("dataset", self._make_data, outputs=[self.gt_file]),
+            Stage("dataset", lambda resume: self._make_data(),
+                  outputs=lambda: {**gt, **videos,
+                                   "test_videos": self.data_root / layout.TEST},
+                  settings=self._data_settings),
             Stage("det_anno",
-                  lambda: det_anno(self.gt_file, anno / "multisports_det_anno.json"),
-                  [self.gt_file], det_jsons),
+                  lambda resume: det_anno(self.gt_file,
+                                          anno / "multisports_det_anno.json"),
+                  inputs=lambda: gt, outputs=lambda: det_json),
             Stage("frames",
-                  lambda: extract_frames(self.data_root / "trainval",
-                                         self.data_root / "rawframes",
-                                         progress=self.progress),
-                  [self.gt_file], [self.data_root / "rawframes"]),
+                  lambda resume: extract_frames(self.videos_dir, self.rawframes_dir,
+                                                progress=self.progress),
+                  inputs=lambda: {**gt, **videos},
+                  outputs=lambda: {"rawframes": self.rawframes_dir}),
             Stage("train_det",
-                  lambda: detector.train_detector(cfg["det_config"], self.data_root,
-                                                  self.det_dir,
-                                                  cfg_options=opts.get("det")),
-                  [cfg["det_config"], *det_jsons], [det_last]),
+                  lambda resume: detector.train_detector(
+                      cfg["det_config"], self.data_root, self.det_dir, resume=resume,
+                      cfg_options=det_opts),
+                  inputs=lambda: {"det_config": cfg["det_config"], **det_json,
+                                  "rawframes": self.rawframes_dir},
+                  outputs=det_ckpt,
+                  settings=lambda: {**models, "det_options": det_opts},
+                  training=lambda: (cfg["det_config"], det_opts)),
             Stage("detect",
-                  lambda: detector.detect(cfg["det_config"], self.det_checkpoint(),
-                                          self.data_root, self.det_results,
-                                          progress=self.progress),
-                  [det_last], [self.det_results]),
-            Stage("proposals", self._proposals, [self.det_results], props),
-            Stage("ava", lambda: ava(self.gt_file, anno), [self.gt_file], csvs),
+                  lambda resume: detector.detect(
+                      cfg["det_config"], self.det_checkpoint(), self.data_root,
+                      self.det_results, progress=self.progress, device=self.device),
+                  inputs=lambda: {"det_config": cfg["det_config"], **det_ckpt(),
+                                  **gt, **videos},
+                  outputs=lambda: {"det_results": self.det_results},
+                  settings=lambda: models),
+            Stage("proposals", lambda resume: self._proposals(),
+                  inputs=lambda: {"det_results": self.det_results, **gt,
+                                  "action_config": cfg["action_config"]},
+                  outputs=lambda: props,
+                  settings=lambda: {"min_coverage": self.min_coverage,
+                                    "person_det_score_thr":
+                                        self.person_det_score_thr()}),
+            Stage("ava", lambda resume: ava(self.gt_file, anno),
+                  inputs=lambda: gt, outputs=lambda: csvs),
             Stage("train_action",
-                  lambda: action.train_action(cfg["action_config"], self.data_root,
-                                              self.action_dir,
-                                              cfg_options=opts.get("action")),
-                  [cfg["action_config"], *props, *csvs], [act_last]),
-            Stage("evaluate", self._evaluate, [act_last, self.det_results],
-                  [self.eval_dir / "metrics.json"]),
-            Stage("demo", self._demo, [act_last, det_last], [self.demo_mp4]),
+                  lambda resume: action.train_action(
+                      cfg["action_config"], self.data_root, self.action_dir,
+                      resume=resume, cfg_options=act_opts),
+                  inputs=lambda: {"action_config": cfg["action_config"], **props,
+                                  **csvs, **gt, **videos},
+                  outputs=act_ckpt,
+                  settings=lambda: {**models, "action_options": act_opts},
+                  training=lambda: (cfg["action_config"], act_opts)),
+            Stage("evaluate", lambda resume: self._evaluate(),
+                  inputs=lambda: {"action_config": cfg["action_config"],
+                                  **act_ckpt(), "det_results": self.det_results,
+                                  "det_anno_val": det_json["det_anno_val"],
+                                  "proposals_val": props["proposals_val"],
+                                  "ava_val": csvs["ava_val"], **gt, **videos},
+                  outputs=lambda: {"metrics": self.eval_dir / "metrics.json"},
+                  settings=lambda: {**models, "action_options": act_opts}),
+            Stage("demo", lambda resume: self._demo(),
+                  inputs=lambda: {"video": self.demo_input(),
+                                  "action_config": cfg["action_config"],
+                                  **act_ckpt(), "det_config": cfg["det_config"],
+                                  **det_ckpt(), **gt},
+                  outputs=lambda: {"demo": self.demo_mp4,
+                                   "demo_json": self.demo_mp4.with_suffix(".json")},
+                  settings=lambda: {**models, "action_options": act_opts}),
         ]
 
-    def _make_data(self) -> None:
+    def _data_settings(self) -> dict[str, Any]:
         if self.user_data:
-            raise StadError("annotation missing", self.gt_file)
+            return {"data": "user"}
+        return {"data": "synthetic", "seed": self.seed,
+                "synth_options": self.synth_options}
+
+    def _make_data(self) -> None:
+        if self.user_data:  # the user's dataset: checked, never (re)made
+            if not self.gt_file.is_file():
+                raise StadError("annotation missing", self.gt_file)
+            self.gt()  # loads and validates
+            return
         from .data.synth import make_synthetic_dataset
 
         make_synthetic_dataset(self.data_root, seed=self.seed, progress=self.progress,
@@ -246,9 +389,11 @@ class Tutorial:
         from .convert.proposals import AVA_SCORE_THR
         from .train import load_config
 
-        cfg = load_config(self.configs["action_config"], self.action_options())
-        dataset = cfg.val_dataloader.dataset
-        return float(dataset.get("person_det_score_thr", AVA_SCORE_THR))
+        if self._score_thr is None:
+            cfg = load_config(self.configs["action_config"], self.action_options())
+            dataset = cfg.val_dataloader.dataset
+            self._score_thr = float(dataset.get("person_det_score_thr", AVA_SCORE_THR))
+        return self._score_thr
 
     def _evaluate(self) -> None:
         from . import evaluate
@@ -271,42 +416,216 @@ class Tutorial:
         demo.demo(self.demo_input(), self.demo_mp4, self.configs["action_config"],
                   self.action_checkpoint(), self.configs["det_config"],
                   self.det_checkpoint(), progress=self.progress,
-                  cfg_options=self.action_options())
+                  cfg_options=self.action_options(), device=self.device)
+
+    # ---- freshness -----------------------------------------------------------
+    def why_stale(self, name: str) -> str | None:
+        """None when stage `name` is up to date, else why it must run, in a few
+        words ("not run yet", "settings changed: det_options", "inputs changed:
+        gt", "interrupted", "outputs changed: det_results", ...)."""
+        stage = self._stage(name)
+        record = mf.Manifest.load(self.manifest_path(name))
+        if record is None:
+            return "not run yet"
+        try:
+            settings = mf.normalize(stage.settings())
+            inputs = stage.inputs()
+        except (StadError, OSError) as exc:
+            return f"inputs not ready ({exc})"
+        if record.settings != settings:
+            keys = sorted(k for k in {*settings, *record.settings}
+                          if settings.get(k) != record.settings.get(k))
+            return "settings changed: " + ", ".join(keys)
+        changed = self._changed(inputs, record.inputs)
+        if changed:
+            return "inputs changed: " + ", ".join(changed)
+        if record.status != "done":
+            return INTERRUPTED
+        outputs = stage.outputs()
+        missing = [k for k, p in outputs.items()
+                   if record.outputs.get(k) is not None and not p.exists()]
+        if missing:
+            return "outputs missing: " + ", ".join(missing)
+        changed = self._changed(outputs, record.outputs)
+        if changed:
+            return "outputs changed: " + ", ".join(changed)
+        return None
+
+    def up_to_date(self, name: str) -> bool:
+        """Whether stage `name` would be skipped (`why_stale` is None)."""
+        return self.why_stale(name) is None
+
+    @staticmethod
+    def _changed(paths: dict[str, Path], recorded: dict) -> list[str]:
+        return sorted(
+            k for k in {*paths, *recorded}
+            if k not in paths or k not in recorded
+            or not mf.same(mf.fingerprint(paths[k], recorded[k]), recorded[k]))
+
+    def _stage(self, name: str) -> Stage:
+        if name not in self.stages:
+            raise StadError(f"unknown stage {name!r}; stages: "
+                            f"{', '.join(self.stages)}")
+        return self.stages[name]
+
+    def _record(self, stage: Stage, status: str, inputs: dict[str, Any],
+                seconds: float | None = None) -> None:
+        paths = stage.inputs() if status == "running" else {
+            **stage.inputs(), **stage.outputs()}
+        outputs = {} if status == "running" else {
+            k: mf.fingerprint(p) for k, p in stage.outputs().items()}
+        mf.Manifest(
+            stage=stage.name, status=status, settings=mf.normalize(stage.settings()),
+            inputs=inputs, outputs=outputs,
+            paths={k: mf.display_path(p, self.work_dir) for k, p in paths.items()},
+            device=self.device if stage.name in MODEL_STAGES else "",
+            seconds=seconds,
+        ).save(self.manifest_path(stage.name))
+
+    def _check_finished(self, stage: Stage) -> None:
+        """A training stage is done only when its checkpoint ends the schedule."""
+        from .train import load_config, training_finished
+
+        config, options = stage.training()
+        ckpt = stage.outputs()
+        (path,) = ckpt.values()
+        done, where = training_finished(load_config(config, options), path)
+        if not done:
+            raise StadError(f"training stopped at {where}: run again to resume it",
+                            path)
+
+    # ---- running -------------------------------------------------------------
+    def plan(self, name: str) -> list[str]:
+        """The stages `ensure(name)` would run: from the first one not up to date
+        through `name` (later ones rerun when an earlier one changes their inputs).
+        """
+        names = list(self.stages)
+        upto = names[: names.index(self._stage(name).name) + 1]
+        for i, stage_name in enumerate(upto):
+            if not self.up_to_date(stage_name):
+                return upto[i:]
+        return []
+
+    def preflight(self, stages: Sequence[str]) -> None:
+        """What must hold before any of `stages` runs, checked before the first
+        one starts: the one place for such checks (run_all and every notebook's
+        `ensure` come through here).
+
+        Every checkpoint the training stages' configs start from (`load_from`,
+        pretrained backbones) is resolved now, from the cache or a download
+        (`stad_helpers.weights.preflight`): offline, the run stops at once with a
+        one-line `StadError` naming the file and the fix, before any data work.
+        """
+        from .train import read_last_checkpoint
+
+        configs, options = [], []
+        for stage_name in stages:
+            training_of = self._stage(stage_name).training
+            if training_of is None:
+                continue
+            config, opts = training_of()
+            if (self.why_stale(stage_name) == INTERRUPTED
+                    and read_last_checkpoint(self._train_dir(stage_name))):
+                opts = {**opts, "load_from": None}  # resumes its own checkpoint
+            configs.append(config)
+            options.append(opts)
+        if configs:
+            from .weights import preflight
+
+            preflight(configs, options, progress=self.progress)
 
     def ensure(self, name: str) -> None:
-        """Run stage `name` and every stage before it whose outputs are stale."""
+        """Run stage `name` and every stage before it that is not up to date.
+
+        Each stage that runs records a manifest when it starts and when it ends
+        (`stad_helpers.manifest`); a training stage interrupted earlier, with the
+        same inputs and settings, resumes from its last checkpoint. Raises
+        `StadError` for an unknown stage, a failed pre-flight check
+        (`preflight`), or from the stage itself.
+        """
+        from .train import use_device
+
+        todo = self.plan(name)
         names = list(self.stages)
-        if name not in self.stages:
-            raise StadError(f"unknown stage {name!r}; stages: {', '.join(names)}")
-        for stage_name in names[: names.index(name) + 1]:
+        fresh = [n for n in names[: names.index(name) + 1] if n not in todo]
+        for stage_name in fresh:
+            if stage_name not in self.seconds:
+                self.skipped.append(stage_name)
+                self.seconds[stage_name] = 0.0
+        if self.progress and fresh:
+            print("up to date:", ", ".join(fresh), flush=True)
+        if not todo:
+            return
+        self.preflight(todo)
+        for stage_name in todo:
             stage = self.stages[stage_name]
-            if stage.up_to_date():
+            reason = self.why_stale(stage_name)
+            if reason is None:  # an earlier stage's rerun left its inputs as they were
                 if stage_name not in self.seconds:
                     self.skipped.append(stage_name)
                     self.seconds[stage_name] = 0.0
                 continue
+            resume = reason == INTERRUPTED and stage.training is not None
+            if stage.training is not None and not resume:
+                self._start_afresh(stage)
             if self.progress:
-                print(f"== {stage_name}", flush=True)
+                print(f"== {stage_name} ({'resuming' if resume else reason})",
+                      flush=True)
+            inputs = {k: mf.fingerprint(p) for k, p in stage.inputs().items()}
+            self._record(stage, "running", inputs)
             t0 = time.perf_counter()
-            stage.run()
-            self.seconds[stage_name] = round(time.perf_counter() - t0, 1)
+            with use_device(self.device):
+                stage.run(resume)
+            if stage.training is not None:
+                self._check_finished(stage)
+            seconds = round(time.perf_counter() - t0, 1)
+            self._record(stage, "done", inputs, seconds)
+            self.seconds[stage_name] = seconds
             if stage_name in self.skipped:
                 self.skipped.remove(stage_name)
 
+    def _start_afresh(self, stage: Stage) -> None:
+        """Before a training starts from scratch: forget the work dir's last
+        checkpoint (made with other inputs or settings), so that an interruption
+        of the new training can never resume the old one. Checkpoint files stay."""
+        from .train import LAST_CHECKPOINT
+
+        (self._train_dir(stage.name) / LAST_CHECKPOINT).unlink(missing_ok=True)
+
+    def _train_dir(self, stage: str) -> Path:
+        return self.det_dir if stage == "train_det" else self.action_dir
+
+    # ---- results -------------------------------------------------------------
     def metrics(self) -> dict[str, float]:
         return _read_metrics(self.eval_dir / "metrics.json")
 
+    def produced_on(self) -> str:
+        """The device(s) the model stages' outputs were made on, from their
+        manifests: "cpu", or e.g. "cuda (train_det, train_action), cpu (detect)"."""
+        devices: dict[str, list[str]] = {}
+        for name in MODEL_STAGES:
+            record = mf.Manifest.load(self.manifest_path(name))
+            if record is not None and record.device:
+                devices.setdefault(record.device, []).append(name)
+        if len(devices) <= 1:
+            return next(iter(devices), self.device)
+        return ", ".join(f"{d} ({', '.join(s)})" for d, s in devices.items())
+
     def summary(self) -> RunAllResult:
-        result = RunAllResult(self.work_dir, metrics=self.metrics(),
-                              seconds=dict(self.seconds), skipped=list(self.skipped))
+        result = RunAllResult(
+            self.work_dir, profile=self.profile,
+            models={"det": self.configs["det_config"].name,
+                    "action": self.configs["action_config"].name},
+            device=self.produced_on(), metrics=self.metrics(),
+            seconds=dict(self.seconds), skipped=list(self.skipped))
         result.seconds["total"] = round(sum(self.seconds.values()), 1)
-        result.paths = {
-            "data": str(self.data_root), "det_checkpoint": str(self.det_checkpoint()),
-            "action_checkpoint": str(self.action_checkpoint()),
-            "metrics": str(self.eval_dir / "metrics.json"),
-            "demo": str(self.demo_mp4),
-            "demo_json": str(self.demo_mp4.with_suffix(".json")),
+        paths = {
+            "data": self.data_root, "det_checkpoint": self.det_checkpoint(),
+            "action_checkpoint": self.action_checkpoint(),
+            "metrics": self.eval_dir / "metrics.json",
+            "demo": self.demo_mp4, "demo_json": self.demo_mp4.with_suffix(".json"),
         }
+        result.paths = {k: mf.display_path(p, self.work_dir) for k, p in paths.items()}
         return result
 
 
@@ -316,7 +635,12 @@ def run_all(
     work_dir: str | os.PathLike = "work_dirs/tutorial",
     **kwargs: Any,
 ) -> RunAllResult:
-    """Run every stage of the tutorial; return and save metrics, paths and timings."""
+    """Run every stage of the tutorial; return and save metrics, paths and timings.
+
+    `profile` picks the models, `device=` (in `kwargs`, with the rest of
+    `Tutorial`'s options) where they run. Writes `<work_dir>/summary.json`, whose
+    paths are relative to the work dir.
+    """
     tutorial = Tutorial(profile, data, work_dir, **kwargs)
     tutorial.ensure("demo")
     result = tutorial.summary()
@@ -331,7 +655,12 @@ def _read_metrics(path: Path) -> dict[str, float]:
 
 
 def format_summary(result: RunAllResult) -> str:
-    lines = [f"work dir: {result.work_dir}"]
+    """The summary as lines of text: models and device first, then metrics,
+    seconds per stage and paths (relative to the work dir)."""
+    lines = [f"work dir: {result.work_dir}",
+             f"  profile {result.profile}: {result.models.get('det', '?')}, "
+             f"{result.models.get('action', '?')}",
+             f"  device  {result.device}"]
     for k, v in result.metrics.items():
         lines.append(f"  {k:<14} {v:.3f}")
     for k, v in result.seconds.items():

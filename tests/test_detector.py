@@ -22,7 +22,8 @@ from stad_helpers.errors import StadError
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs" / "det"
 SLIM = CONFIGS / "faster-rcnn_r18-slim_fpn_256px-600it_synth-multisports-person.py"
-R50 = CONFIGS / "faster-rcnn_r50-caffe_fpn_ms-1x_multisports-person.py"
+R50 = CONFIGS / ("faster-rcnn_r50-caffe_fpn_coco-person-pretrained_ms-2e_"
+                 "multisports-person.py")
 # A few iterations, no validation, a checkpoint every 2 iterations, a log line
 # every iteration: the settings of every training in this file.
 QUICK = {
@@ -131,9 +132,9 @@ def test_tutorial_config_builds_on_cpu_without_downloading():
 
     init_default_scope("mmdet")
     cfg = load_config(R50)
-    init = cfg.model.backbone.init_cfg
-    assert init.type == "Pretrained"
-    assert init.checkpoint == "open-mmlab://detectron2/resnet50_caffe"
+    # Every weight comes from the tutorial's COCO person detector (`load_from`).
+    assert cfg.model.backbone.init_cfg is None
+    assert cfg.load_from.endswith("coco-person_20201216_175929-d022e227.pth")
     assert cfg.model.backbone.style == "caffe"
     assert cfg.train_dataloader.dataset.ann_file.endswith("det_anno_train.json")
     assert cfg.val_evaluator.ann_file == (
@@ -443,7 +444,8 @@ def test_stad_detect_cli_writes_results_and_proposals(tiny_data, tiny_ckpt, tmp_
     done = subprocess.run(
         [sys.executable, "-m", "stad_helpers.cli", "detect", str(SLIM), str(tiny_ckpt),
          "--data", str(tiny_data), "--out", str(out), "--proposals", str(props),
-         "--score-thr", "0", "--min-coverage", "0", "--batch-size", "4"],
+         "--score-thr", "0", "--min-coverage", "0", "--batch-size", "4",
+         "--action-config", str(ACTION)],
         cwd=ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     from stad_helpers.data.gt import MultiSportsGT
@@ -456,6 +458,8 @@ def test_stad_detect_cli_writes_results_and_proposals(tiny_data, tiny_ckpt, tmp_
     assert key.split(",")[0].endswith(".mp4") and len(key.split(",")[1]) == 4
     assert boxes.shape[1] == 5 and 0 <= boxes[:, :4].min() <= boxes[:, :4].max() <= 1
     assert "props_val.pkl" in done.stdout
+    # Recall is reported at the action config's proposal threshold, and says so.
+    assert f"recall measured at 0.5: person_det_score_thr of {ACTION}" in done.stdout
 
 
 def test_stad_detect_with_missing_data_prints_one_line(tmp_path, capsys):
@@ -466,3 +470,49 @@ def test_stad_detect_with_missing_data_prints_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "multisports_GT.pkl" in err
+
+
+ACTION = ROOT / "configs/action/slowonly_r18-slim_8x4x1-8e_synth-multisports-rgbdiff.py"
+
+
+def test_make_proposals_measures_recall_at_the_action_configs_threshold(tmp_path):
+    from stad_helpers.data.gt import MultiSportsGT
+    from stad_helpers.data.synth import make_synthetic_dataset
+    from stad_helpers.detector import make_proposals
+    from stad_helpers.train import load_config
+
+    gt = MultiSportsGT.load(make_synthetic_dataset(
+        tmp_path / "data", videos=3, frames=24, write_videos=False, progress=False))
+    table = gt.box_table(gt.videos)
+    results = []  # every annotated person found, scoring 0.6
+    for v, f in sorted({(int(v), int(f)) for v, f in zip(table.video, table.frame)}):
+        rows = (table.video == v) & (table.frame == f)
+        h, w = gt.resolution[gt.videos[v]]
+        results.append({"img_path": f"{gt.videos[v]}/{f:05d}.jpg", "ori_shape": (h, w),
+                        "pred_instances": {"bboxes": table.xyxy[rows],
+                                           "scores": np.full(rows.sum(), 0.6)}})
+    want = load_config(ACTION).val_dataloader.dataset.person_det_score_thr
+    report = make_proposals(results, tmp_path / "data", tmp_path / "p.pkl",
+                            action_config=ACTION)
+    assert report["score_thr"] == want == 0.5
+    assert report["score_thr_source"] == f"person_det_score_thr of {ACTION}"
+    assert report["recall"] == {"train": 1.0, "val": 1.0}
+    report = make_proposals(results, tmp_path / "data", tmp_path / "q.pkl",
+                            score_thr=0.7)
+    assert (report["score_thr"], report["score_thr_source"]) == (
+        0.7, "--person-det-score-thr")
+    report = make_proposals(results, tmp_path / "data", tmp_path / "r.pkl")
+    assert report["score_thr"] == 0.9 and "default" in report["score_thr_source"]
+
+
+def test_stad_detect_threshold_flags_need_proposals(tmp_path, capsys):
+    from stad_helpers.cli import main
+
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "det.pth").write_bytes(b"")
+    code = main(["detect", str(SLIM), str(tmp_path / "det.pth"), "--data",
+                 str(tmp_path), "--out", str(tmp_path / "x.pkl"),
+                 "--person-det-score-thr", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 1 and "only matter with --proposals" in err
+    assert not (tmp_path / "x.pkl").exists()

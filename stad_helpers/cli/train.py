@@ -12,37 +12,30 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import add_cfg_options, existing_dir, existing_file, parse_cfg_options
+
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train the person (det) or action detector")
     p.add_argument("kind", choices=["det", "action"],
                    help="det: MMDetection person detector; action: MMAction2 "
                         "action detector")
-    p.add_argument("config", metavar="CONFIG", type=Path)
+    p.add_argument("config", metavar="CONFIG", type=existing_file)
     p.add_argument("--work-dir", type=Path, metavar="D",
                    help="checkpoints and logs (default: work_dirs/<config name>)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the last checkpoint in the work dir")
-    p.add_argument("--data", type=Path, metavar="DIR",
+    p.add_argument("--data", type=existing_dir, metavar="DIR",
                    help="dataset folder replacing the config's data_root")
-    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE",
-                   help="override config settings, e.g. train_cfg.max_iters=100 "
-                        "(MMEngine's syntax)")
+    add_cfg_options(p)
     p.add_argument("--launcher", choices=["none", "pytorch"], default="none",
                    help="'pytorch' under torchrun for multi-process training")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where the model trains: cpu, cuda or cuda:N (default: "
+                        "cuda when torch sees a GPU, else cpu; with --launcher "
+                        "pytorch each process takes its own GPU)")
     p.add_argument("--verbose", action="store_true", help="show MMEngine's log")
     p.set_defaults(func=_train)
-
-
-def parse_cfg_options(values: list[str] | None) -> dict:
-    """`k=v` strings -> dict, parsed exactly like MMEngine's `--cfg-options`."""
-    if not values:
-        return {}
-    from mmengine.config import DictAction
-
-    namespace = argparse.Namespace()
-    DictAction(["--cfg-options"], "cfg_options")(None, namespace, values)
-    return dict(namespace.cfg_options)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -51,9 +44,21 @@ def _train(args: argparse.Namespace) -> int:
     else:
         from ..action import train_action as train
 
-    ckpt = train(args.config, data_root=args.data, work_dir=args.work_dir,
-                 resume=args.resume, cfg_options=parse_cfg_options(args.cfg_options),
-                 launcher=args.launcher, quiet=not args.verbose)
+    import contextlib
+
+    from ..errors import StadError
+    from ..train import use_device
+
+    if args.launcher != "none" and args.device is not None:
+        raise StadError("--device is for single-process training; under torchrun "
+                        "each process takes its own GPU (or the CPU without one)")
+    _fetch_weights(args)  # every remote checkpoint first; offline: one clear line
+    with (use_device(args.device) if args.launcher == "none"
+          else contextlib.nullcontext()):
+        ckpt = train(args.config, data_root=args.data, work_dir=args.work_dir,
+                     resume=args.resume,
+                     cfg_options=parse_cfg_options(args.cfg_options),
+                     launcher=args.launcher, quiet=not args.verbose)
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():  # under torchrun
@@ -63,3 +68,21 @@ def _train(args: argparse.Namespace) -> int:
             return 0
     print(ckpt)
     return 0
+
+
+def _fetch_weights(args: argparse.Namespace) -> None:
+    """Resolve the checkpoints the config names before training starts
+    (`stad_helpers.weights.preflight`); a resumed run needs no `load_from`."""
+    import os
+
+    from ..train import default_work_dir
+    from ..weights import preflight
+    from ._common import parse_cfg_options as parse
+
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return  # under torchrun, each machine's first process fetches
+    options = parse(args.cfg_options)
+    work = Path(args.work_dir or default_work_dir(args.config))
+    if args.resume and (work / "last_checkpoint").is_file():
+        options["load_from"] = None
+    preflight([args.config], options)
