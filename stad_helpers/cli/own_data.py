@@ -67,7 +67,9 @@ def register(sub) -> None:
     i.add_argument("--seed", type=int, default=0, help="seed of the test draw")
     i.add_argument("--action-attribute", metavar="NAME",
                    help="CVAT: the action is this per-box attribute of the tracks, "
-                        "not their label")
+                        "not their label (default: the attribute the file declares "
+                        "for it, named 'action' or defaulting to 'no action', as "
+                        "`stad data export cvat` writes it; else the label)")
     i.add_argument("--no-action", metavar="VALUE",
                    help="label/attribute value meaning 'no action' (default: the "
                         "attribute's default value, or the label 'no action')")
