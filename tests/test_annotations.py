@@ -961,6 +961,18 @@ def test_prediction_export_imports_back_without_flags(synth, tmp_path):
     assert any("the attribute 'action'" in x for x in notes)
 
 
+def test_cvat_action_attribute_found_in_every_file(synth, tmp_path):
+    """`export_cvat(action_attribute=...)` files import back without the flag."""
+    root, gt = synth
+    export_cvat(gt, tmp_path / "cvat", action_attribute="action")
+    notes: list[str] = []
+    back = import_one("cvat", tmp_path / "cvat", root, tmp_path / "ds", notes=notes,
+                      test_ratio=None, test_videos=gt.test_videos)
+    assert_same_gt(gt, back)
+    (found,) = [x for x in notes if "the attribute 'action'" in x]
+    assert found.endswith(f"({len(gt.videos)} files)")
+
+
 def test_predictions_of_another_video_are_refused(synth, tmp_path):
     root, gt = synth
     k0, k1 = sorted(gt.videos)[:2]

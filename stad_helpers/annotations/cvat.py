@@ -128,8 +128,8 @@ def read_cvat(
     if action_attribute is None:
         action_attribute = _declared_action_attribute(label_specs, no_action)
         if action_attribute is not None:
-            notes.append(f"{shown}: the action is the attribute {action_attribute!r} "
-                         "the file declares for it (--action-attribute to choose "
+            notes.append(f"the action is the attribute {action_attribute!r} the "
+                         "CVAT file declares for it (--action-attribute to choose "
                          "another)")
     idle_values, labels = _action_values(label_specs, action_attribute, no_action)
     videos = {tid: _task_video(info, path, shown, len(tasks) == 1)

@@ -179,6 +179,7 @@ def read_sources(fmt: str, sources, action_attribute: str | None = None,
     """
     fmt = normalize_format(fmt)
     notes = [] if notes is None else notes
+    start = len(notes)
     if fmt == "cvat":
         from .cvat import iter_xml_sources as expand
         from .cvat import read_cvat
@@ -216,7 +217,17 @@ def read_sources(fmt: str, sources, action_attribute: str | None = None,
         anns += got
         if labels is not None:
             declared = list(dict.fromkeys([*(declared or []), *labels]))
+    _count_repeats(notes, start)
     return anns, declared
+
+
+def _count_repeats(notes: list[str], start: int) -> None:
+    """Say a note that several files gave once, with how many: notes[start:]."""
+    counts: dict[str, int] = {}
+    for line in notes[start:]:
+        counts[line] = counts.get(line, 0) + 1
+    notes[start:] = [line if n == 1 else f"{line} ({n} files)"
+                     for line, n in counts.items()]
 
 
 def _as_list(sources) -> list:
