@@ -1,4 +1,4 @@
-"""The MultiSports dataset layout and the files the tutorial writes into it, in one place.
+"""The MultiSports layout and the files the tutorial writes into it, in one place.
 
 Every path, file name and key format of the layout is spelled here and nowhere else;
 code, tests and notebooks ask this module. The layout is the one of MultiSports
@@ -147,9 +147,9 @@ def infer_anno_file(anno_dir: str | os.PathLike) -> Path:
 
 
 def ava_key(video: str, frame: int) -> str:
-    """AVA image key of a keyframe: ('basketball/v_x_c001', 17) -> 'basketball/v_x_c001.mp4,0017'.
+    """AVA image key of a keyframe (`frame` 1-based).
 
-    `frame` is 1-based.
+    ('basketball/v_x_c001', 17) -> 'basketball/v_x_c001.mp4,0017'.
     """
     return AVA_KEY_TMPL.format(video=video, frame=int(frame))
 
