@@ -511,7 +511,7 @@ def test_training_curves_from_mmengine_logs(tmp_path):
 def test_model_input_is_the_configs_clip_of_differences(gray_video):
     from _action_data import ACTION_CONFIG
 
-    from stad_helpers.viz.model_input import model_input, plot_model_input
+    from stad_helpers.viz.inputs import model_input, plot_model_input
 
     clip = model_input(ACTION_CONFIG, gray_video, keyframe=20)
     # SampleAVAFrames (test mode): clip_len 8, interval 4, centred on the keyframe.
@@ -530,7 +530,21 @@ def test_model_input_is_the_configs_clip_of_differences(gray_video):
 def test_model_input_names_a_keyframe_outside_the_video(gray_video):
     from _action_data import ACTION_CONFIG
 
-    from stad_helpers.viz.model_input import model_input
+    from stad_helpers.viz.inputs import model_input
 
     with pytest.raises(StadError, match="keyframe 41"):
         model_input(ACTION_CONFIG, gray_video, keyframe=41)
+
+
+def test_viz_modules_are_not_shadowed_by_their_functions():
+    """`import stad_helpers.viz.X` gives module X, whatever the package exports."""
+    import importlib
+    import types
+
+    import stad_helpers.viz as viz
+
+    for path in sorted(Path(viz.__file__).parent.glob("*.py")):
+        if path.stem == "__init__":
+            continue
+        module = importlib.import_module(f"stad_helpers.viz.{path.stem}")
+        assert isinstance(getattr(viz, path.stem, module), types.ModuleType), path.stem

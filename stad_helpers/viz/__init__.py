@@ -13,9 +13,9 @@ them, so `import stad_helpers.viz` stays cheap.
 | `reader`      | `FrameReader`, `read_frame`: frames by number, on demand      |
 | `show`        | `show_frame`: one frame with GT, predictions, proposals       |
 | `clip`        | `write_annotated_clip` (H.264 mp4), `show_video` (inline)     |
-| `player`      | `player`: ipywidgets frame slider, play, toggles, threshold   |
+| `widget`      | `player`: ipywidgets frame slider, play, toggles, threshold   |
 | `plots`       | dataset statistics, training curves, per-class AP, timelines  |
-| `model_input` | `plot_model_input`: a keyframe's clip as the model sees it    |
+| `inputs`      | `plot_model_input`: a keyframe's clip as the model sees it    |
 
 Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo.
 """
@@ -23,7 +23,7 @@ Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo.
 from ..predictions import Predictions
 from .annotate import Annotator, annotate_frame, default_font, label_text
 from .clip import show_video, write_annotated_clip
-from .model_input import ModelInput, model_input, plot_model_input
+from .inputs import ModelInput, model_input, plot_model_input
 from .palette import (
     DEFAULT_PALETTE,
     GT_STYLE,
@@ -33,7 +33,6 @@ from .palette import (
     Palette,
     class_color,
 )
-from .player import Player, player
 from .plots import (
     dataset_stats,
     load_per_class_ap,
@@ -45,6 +44,7 @@ from .plots import (
 )
 from .reader import FrameReader, read_frame
 from .show import show_frame
+from .widget import Player, player
 
 __all__ = [
     "DEFAULT_PALETTE", "GT_STYLE", "PRED_STYLE", "PROPOSAL_STYLE", "Annotator",
