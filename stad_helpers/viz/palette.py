@@ -75,6 +75,7 @@ class Palette:
         return tuple(c / 255 for c in self.rgb(label))
 
     def hex(self, label: int | None) -> str:
+        """The class colour as '#rrggbb' (HTML, CVAT)."""
         return "#{:02x}{:02x}{:02x}".format(*self.rgb(label))
 
     def text_rgb(self, label: int | None) -> RGB:

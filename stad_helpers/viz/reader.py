@@ -25,6 +25,9 @@ PathLike = Union[str, os.PathLike]
 class FrameReader:
     """Frames of a video by 1-based number, decoded on demand; BGR (or RGB).
 
+    `reader[n]` is frame n; `len(reader)` the frame count; a context manager
+    (closes the file). Raises `StadError` when `path` is not a readable video.
+
     Sequential reads continue decoding; a jump seeks to the keyframe before the
     target and decodes forward. Recently decoded frames are kept in an LRU cache
     bounded by `cache_mb`, so long videos are never held in memory.
@@ -62,12 +65,16 @@ class FrameReader:
         self.close()
 
     def close(self) -> None:
+        """Close the video file (reads after this raise `ValueError`)."""
         self._decoder = None
         if self._container is not None:
             self._container.close()
             self._container = None
 
     def __getitem__(self, frame: int) -> np.ndarray:
+        """Frame `frame` (1-based), (H, W, 3) uint8, BGR (or RGB); cached, do not
+        modify it. Raises `IndexError` outside 1..len, `StadError` when the video
+        cannot be decoded there."""
         frame = int(frame)
         if not 1 <= frame <= len(self):
             raise IndexError(f"frame {frame} not in 1..{len(self)} of {self.path}")
