@@ -395,15 +395,35 @@ def make_proposals(
     min_coverage: float | None = None,
     *,
     gt_file: str | os.PathLike | None = None,
+    action_config: str | os.PathLike | None = None,
+    score_thr: float | None = None,
 ) -> dict[str, Any]:
     """`detect`'s results -> the action detector's `OUT_train.pkl` / `OUT_val.pkl`.
 
     `stad_helpers.convert.proposals` on the dataset's annotation; returns its report
-    (paths, and the coverage of annotated keyframes per split).
+    (paths, the coverage of annotated keyframes and the recall of annotated people
+    per split, and `score_thr` / `score_thr_source`: the proposal score threshold
+    the recall is measured at). That threshold is `score_thr` when given, else the
+    `person_det_score_thr` of `action_config` (pointed at `data_root`), else
+    AVADataset's default, 0.9.
+
+    Raises:
+        StadError: see `convert.proposals.proposals`; or an unreadable
+            `action_config`.
     """
-    from .convert.proposals import MIN_COVERAGE, proposals
+    from .convert.proposals import AVA_SCORE_THR, MIN_COVERAGE, proposals
 
     gt = Path(gt_file) if gt_file else Path(data_root) / GT_REL
+    if score_thr is not None:
+        source = "--person-det-score-thr"
+    elif action_config is not None:
+        from .action import data_options, person_det_score_thr
+
+        score_thr = person_det_score_thr(action_config, data_options(data_root))
+        source = f"person_det_score_thr of {action_config}"
+    else:
+        score_thr, source = AVA_SCORE_THR, "AVADataset's default person_det_score_thr"
     return proposals(det_results, gt, out_pkl,
-                     MIN_COVERAGE if min_coverage is None else min_coverage)
+                     MIN_COVERAGE if min_coverage is None else min_coverage,
+                     float(score_thr), score_thr_source=source)
 

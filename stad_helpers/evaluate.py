@@ -152,16 +152,18 @@ def predict_action(
     dict per keyframe with `video` ('sport/name'), `frame` (1-based), `boxes`
     (N, 4) float32 normalized x1 y1 x2 y2 (the proposals) and `scores` (N, C)
     float32, one column per class.
+
+    Raises:
+        StadError: missing data, proposals not of the GT, or a checkpoint of
+            another model or other classes than the GT's; nothing is written.
     """
-    from .action import check_data, data_options
+    from .action import action_options, check_checkpoint_classes, check_data
     from .train import build_runner, check_checkpoint, load_config
 
-    options: dict[str, Any] = {}
-    if data_root is not None:
-        options.update(data_options(data_root, anno_dir))
-    options.update(cfg_options or {})
+    options = action_options(config, data_root, cfg_options, anno_dir=anno_dir)
     cfg = load_config(config, options)
     check_data(cfg, config, splits=("test_dataloader",))
+    check_checkpoint_classes(checkpoint, cfg, config)
     options.update({"load_from": os.fspath(checkpoint), "resume": False,
                     "test_evaluator": [dict(type=_register_collector())]})
     with tempfile.TemporaryDirectory(prefix="stad-eval-") as tmp:
@@ -193,12 +195,27 @@ def _labels_of(cfg) -> list[str] | None:
     return None
 
 
-def load_predictions(path: str | os.PathLike) -> list[dict]:
-    """The per-keyframe predictions `predict_action` saved (safely unpickled)."""
+def load_predictions(path: str | os.PathLike,
+                     gt: MultiSportsGT | None = None) -> list[dict]:
+    """The per-keyframe predictions `predict_action` saved (safely unpickled).
+
+    With `gt`, the class names the file was made with must be its labels, in
+    that order.
+
+    Raises:
+        StadError: not a predictions file, or made for other classes.
+    """
     raw = safe_load(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("detections"), list):
         raise StadError("not a predictions file of `predict_action` (expected a dict "
                         "with a 'detections' list)", path)
+    saved = raw.get("labels")
+    if gt is not None and saved is not None and list(saved) != list(gt.labels):
+        from .action import quote_names
+
+        raise StadError(f"predictions made for {len(saved)} classes"
+                        f"{quote_names(saved)}, but the GT {gt.source or ''} has "
+                        f"{len(gt.labels)}{quote_names(gt.labels)}", path)
     for i, det in enumerate(raw["detections"]):
         if not isinstance(det, dict) or not {"video", "frame", "boxes",
                                              "scores"} <= set(det):
@@ -237,7 +254,8 @@ def _metric_inputs(detections: list[dict], gt: MultiSportsGT,
         video = str(det["video"]).removesuffix(".mp4")
         if video not in test_videos:
             raise StadError(f"prediction for video '{video}', frame {det['frame']}: "
-                            "not a video of the GT's test split", source)
+                            "not a video of the test split of the GT "
+                            f"{gt.source or ''}", source)
         boxes = np.asarray(det["boxes"], np.float64).reshape(-1, 4).copy()
         scores = np.asarray(det["scores"], np.float64)
         scores = scores.reshape(len(boxes), -1 if len(boxes) else len(gt.labels))
@@ -311,11 +329,11 @@ def action_metrics(
     from mmaction.evaluation.functional import multisports_utils as mu
 
     source = None
-    if not isinstance(predictions, list):
-        source = os.fspath(predictions)
-        predictions = load_predictions(predictions)
     if not isinstance(gt, MultiSportsGT):
         gt = MultiSportsGT.load(gt)
+    if not isinstance(predictions, list):
+        source = os.fspath(predictions)
+        predictions = load_predictions(predictions, gt)
     raw = gt.to_dict()
     records = _metric_inputs(predictions, gt, source)
 
@@ -491,14 +509,11 @@ def evaluate(
     `video_map_0.2`, `video_map_0.5`, `det_ap50` when scored, and `per_class`)
     and `per_class_ap.csv`.
     """
-    from .action import data_options
+    from .action import action_options
     from .train import load_config
 
     out_dir = Path(out_dir)
-    options: dict[str, Any] = {}
-    if data_root is not None:
-        options.update(data_options(data_root, anno_dir))
-    options.update(cfg_options or {})
+    options = action_options(config, data_root, cfg_options, anno_dir=anno_dir)
     gt_file = load_config(config, options).test_evaluator.get("ann_file")
     if not gt_file or not Path(gt_file).is_file():
         raise StadError(f"GT file {gt_file} of test_evaluator not found", config)

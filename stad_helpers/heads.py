@@ -13,9 +13,11 @@ frame-mAP of a model that recognizes the acting people well.
 practice, someone not acting) is trained towards it; at inference its softmax
 share is dropped, so the returned scores have one column per action, as
 `BBoxHeadAVA`'s, and a bystander's scores are all low. Everything downstream
-(MultiSportsMetric, the demo) is unchanged. Set the RoI assigner's `neg_iou_thr`
-well below `pos_iou_thr` (the CPU config: 0.3 and 0.5) so that a slightly
-misplaced box on an acting person is ignored, not taught to be "no action".
+(MultiSportsMetric, the demo) is unchanged. It works with any number of actions,
+one included (then it tells "the action" from "no action"). Set the RoI
+assigner's `neg_iou_thr` well below `pos_iou_thr` (the CPU config: 0.3 and 0.5)
+so that a slightly misplaced box on an acting person is ignored, not taught to
+be "no action".
 
 The configs that use it import this module (`custom_imports`), which registers
 it with MMDetection's model registry (where MMAction2 registers `BBoxHeadAVA`).
@@ -34,12 +36,19 @@ from mmdet.registry import MODELS
 class BBoxHeadAVANoAction(BBoxHeadAVA):
     """`BBoxHeadAVA` (single-label, no background column) with a "no action" output.
 
-    `num_classes` counts the actions only, as in the dataset; the layer has one
-    output more.
+    `num_classes` counts the actions only, as in the dataset (any number from 1);
+    the layer has one output more (`extra_outputs`). `topk` is accepted and
+    unused: this head's loss logs `acc_action` and `acc_no_action` instead of
+    `BBoxHeadAVA`'s recall@k (whose `k < num_classes` assertion would otherwise
+    depend on the class count).
     """
 
+    extra_outputs = 1
+
     def __init__(self, num_classes: int, **kwargs) -> None:
-        kwargs.update(background_class=False, multilabel=False)
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+        kwargs.update(background_class=False, multilabel=False, topk=())
         super().__init__(num_classes=num_classes + 1, **kwargs)
         self.num_actions = num_classes
 
@@ -67,3 +76,14 @@ class BBoxHeadAVANoAction(BBoxHeadAVA):
         if results.scores is not None:
             results.scores = results.scores[:, :self.num_actions]
         return results
+
+
+def extra_outputs(head_type: object) -> int:
+    """Outputs a bbox head of config type `head_type` has beyond one per action.
+
+    1 for `BBoxHeadAVANoAction` ("no action"), 0 for MMAction2's `BBoxHeadAVA`
+    with `background_class=False` (the MultiSports configs) and unknown types.
+    """
+    name = str(head_type or "").split(".")[-1]
+    head = MODELS.get(name) if name else None
+    return int(getattr(head, "extra_outputs", 0) or 0)

@@ -376,7 +376,9 @@ class Tutorial:
         extra = {} if self.min_coverage is None else {"min_coverage": self.min_coverage}
         report = proposals(self.det_results, self.gt_file,
                            self.anno_dir / "multisports_proposals.pkl",
-                           score_thr=self.person_det_score_thr(), **extra)
+                           score_thr=self.person_det_score_thr(),
+                           score_thr_source="person_det_score_thr of "
+                           f"{self.configs['action_config']}", **extra)
         if self.progress:
             print("proposal coverage of annotated keyframes:",
                   ", ".join(f"{k} {v:.1%}" for k, v in report["coverage"].items()))
@@ -386,13 +388,11 @@ class Tutorial:
 
     def person_det_score_thr(self) -> float:
         """The action config's `person_det_score_thr` (AVADataset's default 0.9)."""
-        from .convert.proposals import AVA_SCORE_THR
-        from .train import load_config
+        from . import action
 
         if self._score_thr is None:
-            cfg = load_config(self.configs["action_config"], self.action_options())
-            dataset = cfg.val_dataloader.dataset
-            self._score_thr = float(dataset.get("person_det_score_thr", AVA_SCORE_THR))
+            self._score_thr = action.person_det_score_thr(
+                self.configs["action_config"], self.action_options())
         return self._score_thr
 
     def _evaluate(self) -> None:

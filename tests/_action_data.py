@@ -66,6 +66,39 @@ def tiny_dataset(root: str | os.PathLike, videos: int = 3, frames: int = 32,
     return gt
 
 
+def relabel(gt: MultiSportsGT, num_actions: int) -> MultiSportsGT:
+    """`gt` with `num_actions` labels: old label i becomes i * num_actions // n_old.
+
+    With fewer actions than `gt`, neighbouring labels merge ('wave' and 'swing
+    arms' -> 'action 00' of two); with more, the old labels spread over the new
+    ids and the others have no tube (as rare classes of a large label set do).
+    """
+    old = len(gt.labels)
+    gttubes = {}
+    for video, by_label in gt.gttubes.items():
+        merged: dict[int, list] = {}
+        for label, tubes in by_label.items():
+            merged.setdefault(int(label) * num_actions // old, []).extend(tubes)
+        gttubes[video] = dict(sorted(merged.items()))
+    return MultiSportsGT(
+        labels=[f"action {i:02d}" for i in range(num_actions)],
+        train_videos=list(gt.train_videos), test_videos=list(gt.test_videos),
+        nframes=dict(gt.nframes), resolution=dict(gt.resolution), gttubes=gttubes,
+        extra=dict(gt.extra))
+
+
+def relabeled_dataset(src_root: str | os.PathLike, gt: MultiSportsGT,
+                      dst_root: str | os.PathLike, num_actions: int) -> MultiSportsGT:
+    """A dataset at `dst_root` with the videos of `src_root` (linked) and `gt`
+    relabeled to `num_actions` actions, with its AVA files and GT proposals."""
+    dst = Path(dst_root)
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / "trainval").symlink_to(Path(src_root, "trainval").resolve(),
+                                  target_is_directory=True)
+    gt_path = relabel(gt, num_actions).save(dst / "annotations" / "multisports_GT.pkl")
+    return prepare(dst, gt_path)
+
+
 ACTION_CONFIG = ("configs/action/"
                  "slowonly_r18-slim_8x4x1-8e_synth-multisports-rgbdiff.py")
 GPU_ACTION_CONFIG = ("configs/action/"
@@ -116,3 +149,13 @@ def untrained_checkpoints(tmp_path_factory, tiny_action_data):
                             data_options(tiny_action_data[0]))
     det = random_checkpoint(root / DET_CONFIG, folder / "det.pth", "mmdet")
     return act, det
+
+
+@pytest.fixture(scope="session")
+def action_datasets(tmp_path_factory, tiny_action_data):
+    """num_actions -> (root, gt): the tiny dataset relabeled to 1, 2, 3 and 66
+    actions (videos shared with `tiny_action_data`)."""
+    src, gt = tiny_action_data
+    folder = tmp_path_factory.mktemp("actions")
+    return {n: (folder / f"a{n}", relabeled_dataset(src, gt, folder / f"a{n}", n))
+            for n in (1, 2, 3, 66)}

@@ -235,3 +235,38 @@ def test_recall_needs_overlap(gt):
         shifted[key] = np.r_[moved, 0.99][None].astype(np.float32)
     assert box_recall(shifted, gt, gt.test_videos) == 0.0
     assert box_recall({}, gt, gt.test_videos) == 0.0
+
+
+def test_frame_past_the_end_of_its_video_is_refused(gt, tmp_path):
+    results = _results(gt)
+    results[2]["img_path"] = "data/rawframes/gym/v_a/00031.jpg"  # v_a has 30
+    det = tmp_path / "det.pkl"
+    with open(det, "wb") as fh:
+        pickle.dump(results, fh)
+    with pytest.raises(StadError, match="frame 31 of video 'gym/v_a', which has 30"
+                       ) as err:
+        proposals(det, gt, tmp_path / "p.pkl")
+    assert str(det) in str(err.value) and gt.source in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["det.pkl"]
+
+
+def test_recall_warning_names_its_threshold_and_the_one_that_would_do(gt, tmp_path):
+    # Every person's box scores 0.6, a decoy elsewhere 0.95: at 0.9 AVADataset
+    # keeps only the decoy; from 0.6 down everybody keeps a box.
+    decoyed = _gt_box_results(gt, 0.6, decoy=0.95)
+    with pytest.warns(UserWarning) as record:
+        report = proposals(decoyed, gt, tmp_path / "a.pkl", score_thr=0.9,
+                           score_thr_source="person_det_score_thr of my.py")
+    text = str(record[0].message)
+    assert "score >= 0.9 (person_det_score_thr of my.py)" in text
+    assert "set person_det_score_thr = 0.6" in text
+    assert report["score_thr_source"] == "person_det_score_thr of my.py"
+    # Nobody has a box at any threshold: the advice is the detector.
+    decoys_only = [{**r, "pred_instances": {"bboxes": np.float32([[0, 0, 5, 5]]),
+                                            "scores": np.float32([0.95])}}
+                   for r in decoyed]
+    with pytest.warns(UserWarning, match="train the person detector longer") as rec:
+        proposals(decoys_only, gt, tmp_path / "b.pkl", score_thr=0.5)
+    assert "AVADataset's default" not in str(rec[0].message)
+    with pytest.warns(UserWarning, match=r"0\.9 \(AVADataset's default"):
+        proposals(decoys_only, gt, tmp_path / "c.pkl")

@@ -465,7 +465,8 @@ def test_stad_detect_cli_writes_results_and_proposals(tiny_data, tiny_ckpt, tmp_
 def test_stad_detect_with_missing_data_prints_one_line(tmp_path, capsys):
     from stad_helpers.cli import main
 
-    code = main(["detect", str(SLIM), str(tmp_path / "none.pth"), "--data",
+    (tmp_path / "det.pth").write_bytes(b"")
+    code = main(["detect", str(SLIM), str(tmp_path / "det.pth"), "--data",
                  str(tmp_path), "--out", str(tmp_path / "x.pkl")])
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1

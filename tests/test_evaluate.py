@@ -132,6 +132,18 @@ def test_evaluate_writes_json_and_csv_from_saved_predictions(gt, tmp_path, root)
     assert not list((tmp_path / "eval").glob(".*part*"))  # no temp files left
 
 
+def test_predictions_of_other_classes_are_refused_before_writing(gt, tmp_path, root):
+    data = tmp_path / "data"
+    gt_file = gt.save(data / "annotations" / "multisports_GT.pkl")
+    preds = dump_pickle({"version": 1, "labels": ["throw", "lift"],
+                         "detections": _mixed()}, tmp_path / "preds.pkl")
+    with pytest.raises(StadError, match="predictions made for 2 classes") as err:
+        evaluate(root / CONFIG, "unused.pth", data, tmp_path / "eval",
+                 predictions=preds, progress=False)
+    assert str(preds) in str(err.value) and str(gt_file) in str(err.value)
+    assert not (tmp_path / "eval").exists()
+
+
 # ---------------------------------------------------------------------------
 # Person detector AP50 (COCO, 101-point interpolation)
 # ---------------------------------------------------------------------------

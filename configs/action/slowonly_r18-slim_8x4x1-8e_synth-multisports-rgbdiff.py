@@ -25,8 +25,10 @@
 #       configs/action/slowonly_r18-slim_8x4x1-8e_synth-multisports-rgbdiff.py
 #
 # Data paths: `data_root` below; `stad train action --data DIR` points every path
-# (videos, AVA csvs, proposals, GT) at another dataset folder and takes the number
-# of classes from its GT (`stad_helpers.action.data_options`).
+# (videos, AVA csvs, proposals, GT) at another dataset folder. Every value that
+# depends on the number of actions (`num_classes` of the head and datasets, the
+# class names saved in checkpoints) follows the GT's labels, any number from 1
+# (`stad_helpers.action.class_options`, applied by train, evaluate and demo).
 _base_ = [
     'mmaction::detection/slowonly/'
     'slowonly_kinetics400-pretrained-r50_8xb16-4x16x1-8e_multisports-rgb.py'
@@ -44,8 +46,9 @@ gt_file = anno_root + '/multisports_GT.pkl'
 proposal_file_train = anno_root + '/multisports_proposals_train.pkl'
 proposal_file_val = anno_root + '/multisports_proposals_val.pkl'
 
-# One output per label of the GT (MultiSports: 66; the synthetic dataset: 4).
-# The head is a softmax over the labels: output i is label i of the GT.
+# One output per label of the GT (MultiSports: 66; the synthetic dataset: 4), plus
+# the head's "no action" output. The head is a softmax over them: output i is
+# label i of the GT. Set from the GT when the config is used (see above).
 num_classes = 4
 clip_len = 8
 frame_interval = 4
@@ -69,8 +72,7 @@ model = dict(
             in_channels=base_channels * 8,  # channels of the 4th stage
             num_classes=num_classes,
             spatial_pool_type='avg',
-            dropout_ratio=0.0,
-            topk=(1, 3))),
+            dropout_ratio=0.0)),
     # A proposal is an annotated person's at IoU >= 0.5 (upstream: 0.9), "no
     # action" below 0.3, ignored in between.
     train_cfg=dict(

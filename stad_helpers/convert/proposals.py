@@ -26,8 +26,15 @@ drops the proposals of a frame scoring below its `person_det_score_thr` (0.9 by
 default; the frame's best one is always kept), and an annotated person left
 without a box can only be a miss. So the report also gives, per split, the
 fraction of annotated boxes matched (IoU >= 0.5) by a proposal that survives
-that threshold, and warns below `RECALL_WARN`: lower `person_det_score_thr` in
-the action config (the slim CPU config uses 0.5), or train the detector longer.
+that threshold -- the action config's, which callers pass as `score_thr`
+(`stad_helpers.action.person_det_score_thr`; `stad detect --action-config`) --
+and warns below `RECALL_WARN`, with the advice that fits the measurement: the
+highest lower threshold at which the recall would reach `RECALL_WARN` (to set
+as `person_det_score_thr` in the action config), or, when none does, to train
+the detector longer.
+
+Results must belong to the GT: a result for a video the GT does not list, or for
+a frame past the end of its video, is an error naming both files.
 
 Used in: 02_person_detector, 03_action_detector.
 """
@@ -52,6 +59,8 @@ MIN_COVERAGE = 0.9
 AVA_SCORE_THR = 0.9  # AVADataset's default person_det_score_thr
 RECALL_IOU = 0.5
 RECALL_WARN = 0.8
+# Thresholds tried for the advice of the recall warning, highest first.
+ADVICE_THRS = (0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
 MAX_QUOTED = 5  # missing keyframes quoted in the error
 
 
@@ -61,13 +70,26 @@ def proposals(
     out_pkl: str | os.PathLike,
     min_coverage: float = MIN_COVERAGE,
     score_thr: float = AVA_SCORE_THR,
+    *,
+    score_thr_source: str | None = None,
 ) -> dict[str, Any]:
     """Write `OUT_train.pkl` / `OUT_val.pkl`; return their paths and the coverage.
 
     Returns ``{"train": Path, "val": Path, "coverage": {"train": f, "val": f},
-    "keyframes": {"train": n, "val": n}, "recall": {"train": f, "val": f}}``;
-    recall is measured at the action dataset's `score_thr` (see above).
+    "keyframes": {"train": n, "val": n}, "recall": {"train": f, "val": f},
+    "score_thr": f, "score_thr_source": str}``; recall is measured at the action
+    dataset's `person_det_score_thr`, `score_thr` (see above), which
+    `score_thr_source` says where it comes from (e.g. "person_det_score_thr of
+    configs/action/x.py"; default: AVADataset's default, when it is 0.9).
+
+    Raises:
+        StadError: unreadable results, a result for a video or frame the GT
+            lacks, two results for one frame, or coverage below `min_coverage`;
+            nothing is written then.
     """
+    if score_thr_source is None:
+        score_thr_source = ("AVADataset's default person_det_score_thr"
+                            if score_thr == AVA_SCORE_THR else "person_det_score_thr")
     source = None if isinstance(det_results, list) else str(det_results)
     results = _load_results(det_results)
     gt = as_gt(gt)
@@ -86,6 +108,12 @@ def proposals(
                 f"{gt.source or ''}; were the detections made on another dataset?",
                 source,
             )
+        if not 1 <= frame <= int(gt.nframes[video]):
+            raise StadError(
+                f"result {i} ({sample['img_path']!r}) is frame {frame} of video "
+                f"{video!r}, which has {int(gt.nframes[video])} frames in the "
+                f"annotation {gt.source or ''}; were the detections made on other "
+                "videos?", source)
         key = f"{video}.mp4,{frame:04d}"
         if key in seen:
             raise StadError(f"results {seen[key]} and {i} are both for frame {key!r}",
@@ -95,7 +123,8 @@ def proposals(
             by_split[split][key] = boxes
 
     report: dict[str, Any] = {"coverage": {}, "keyframes": {}, "recall": {},
-                              "score_thr": score_thr}
+                              "score_thr": score_thr,
+                              "score_thr_source": score_thr_source}
     problems = []
     for split in SPLITS:
         videos = gt.split_videos(SPLITS[split])
@@ -126,13 +155,30 @@ def proposals(
     low = {s: r for s, r in report["recall"].items() if r < RECALL_WARN}
     if low:
         warnings.warn(
-            "proposals with a score >= "
-            f"{score_thr:g} (the action dataset's person_det_score_thr) cover only "
-            + ", ".join(f"{r:.0%} of the annotated people of {s}"
-                        for s, r in low.items())
-            + "; the others can only be missed. Lower person_det_score_thr in the "
-            "action config, or train the person detector longer.", stacklevel=2)
+            f"proposals with a score >= {score_thr:g} ({score_thr_source}) cover "
+            "only " + ", ".join(f"{r:.0%} of the annotated people of {s}"
+                                for s, r in low.items())
+            + "; the others can only be missed. "
+            + _recall_advice(by_split, gt, low, score_thr), stacklevel=2)
     return report
+
+
+def _recall_advice(by_split: dict[str, dict[str, np.ndarray]], gt: MultiSportsGT,
+                   low: dict[str, float], score_thr: float) -> str:
+    """What to change for the recall warning: the highest lower threshold at which
+    every low split reaches `RECALL_WARN`, else a longer detector training."""
+    for thr in (t for t in ADVICE_THRS if t < score_thr):
+        recall = {s: box_recall(by_split[s], gt, gt.split_videos(SPLITS[s]), thr)
+                  for s in low}
+        if all(r >= RECALL_WARN for r in recall.values()):
+            return (f"At {thr:g} they would be "
+                    + ", ".join(f"{r:.0%} ({s})" for s, r in recall.items())
+                    + f": set person_det_score_thr = {thr:g} in the action config "
+                    "(the value this report is measured at), or train the person "
+                    "detector longer.")
+    return (f"Even at {min(ADVICE_THRS + (score_thr,)):g} they stay below "
+            f"{RECALL_WARN:.0%}: train the person detector longer (or on more "
+            "frames).")
 
 
 def box_recall(props: dict[str, np.ndarray], gt: MultiSportsGT, videos: list[str],
