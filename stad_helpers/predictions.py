@@ -58,7 +58,7 @@ def _as_array(value: Any, name: str, kinds: str) -> np.ndarray:
     return arr
 
 
-@dataclass
+@dataclass(eq=False)  # arrays: compare fields with numpy, not ==
 class Predictions:
     """Person boxes with their action scores, one row per box (see the module doc).
 
@@ -78,7 +78,7 @@ class Predictions:
     class_names: Sequence[str] = ()
     video: str | None = None
     size: tuple[int, int] | None = None
-    meta: dict = field(default_factory=dict, compare=False)
+    meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         boxes = _as_array(self.boxes, "boxes", "iuf")
@@ -150,6 +150,24 @@ class Predictions:
         return arr.astype(dtype)
 
     # ---- access ------------------------------------------------------------------
+    def __repr__(self) -> str:
+        frames = (f"frames {self.frames.min()}..{self.frames.max()}" if len(self)
+                  else "no frames")
+        rows = [f"Predictions: {len(self)} boxes, {frames}, "
+                f"{len(self.class_names)} classes"
+                + (f", video {self.video!r}" if self.video else "")]
+        for r in range(min(len(self), 5)):
+            acts = ", ".join(f"{self.class_names[c]} {s:.2f}"
+                             for c, s in self.actions(r)[:3])
+            box = ", ".join(f"{v:.0f}" for v in self.boxes[r])
+            rows.append(f"  frame {self.frames[r]}: [{box}] person "
+                        f"{self.person_scores[r]:.2f}"
+                        + (f" track {self.track_ids[r]}" if self.track_ids[r] >= 0
+                           else "") + (f": {acts}" if acts else ""))
+        if len(self) > 5:
+            rows.append(f"  ... {len(self) - 5} more")
+        return "\n".join(rows)
+
     def __len__(self) -> int:
         return len(self.boxes)
 
@@ -270,11 +288,16 @@ class Predictions:
         `result` is the model's `ActionDataSample` (`pred_instances.bboxes`
         normalized to [0, 1], as MMAction2's `BBoxHeadAVA` returns them;
         `pred_instances.scores` (N, C)) or one of the per-keyframe dicts `stad
-        evaluate` saves (`frame` 1-based, `boxes` normalized, `scores` (N, C)).
-        `size` (height, width) turns boxes into pixels; `frame` (1-based) is
-        needed for a data sample. Raises `StadError` when the score columns do
-        not match `class_names`.
+        evaluate` saves (`frame` 1-based, `boxes` normalized, `scores` (N, C)),
+        or a list of those dicts (one video's keyframes, joined). `size`
+        (height, width) turns boxes into pixels; `frame` (1-based) is needed
+        for a data sample. Raises `StadError` when the score columns do not
+        match `class_names`.
         """
+        if isinstance(result, (list, tuple)):
+            return cls.concatenate([cls.from_mmaction(r, class_names, size=size,
+                                                      video=video) for r in result]
+                                   or [cls.empty(class_names, video=video, size=size)])
         if isinstance(result, Mapping):
             boxes, scores = result.get("boxes"), result.get("scores")
             frame = result.get("frame", frame)

@@ -224,5 +224,8 @@ def test_from_mmaction_scales_normalized_boxes_and_checks_the_classes():
     q = Predictions.from_mmaction(saved, NAMES, size=(10, 20))
     assert q.video == "a/b" and q.frames.tolist() == [4]
     np.testing.assert_allclose(q.boxes, [[0, 0, 10, 5]])
+    video = Predictions.from_mmaction([saved, {**saved, "frame": 8}], NAMES,
+                                      size=(10, 20))
+    assert video.frames.tolist() == [4, 8] and video.video == "a/b"
     with pytest.raises(StadError, match="3 class scores per box but there are 2"):
         Predictions.from_mmaction(sample, NAMES[:2], size=(120, 160), frame=9)
