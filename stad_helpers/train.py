@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StadError
+from .fileio import claim_output_dir, mmengine_work_dir
 
 
 # ---------------------------------------------------------------------------
@@ -256,6 +257,8 @@ def train(
     options = {**(cfg_options or {}), **launcher_options(launcher)}
     cfg = load_config(config, options)
     work = Path(work_dir or cfg.get("work_dir") or default_work_dir(config))
+    # A work dir is ours (marked) or new: MMEngine never writes into a user's folder.
+    claim_output_dir(work, kind="work dir", inputs=[config], legacy=mmengine_work_dir)
     if resume:
         if (work / "last_checkpoint").is_file():
             cfg.load_from = None  # MMEngine would resume `load_from` instead

@@ -14,19 +14,21 @@ import pytest
 
 from stad_helpers.cli import main
 from stad_helpers.data import MultiSportsGT
+from stad_helpers.fileio import is_output_dir
 
 VIDEOS = ["sport_a/v_one_c001", "sport_a/v_two_c002"]
 
 
 def _gt() -> dict:
     tube = np.array([[f, 5, 5, 30, 40] for f in range(1, 6)], np.float32)
+    beside = tube + np.float32([0, 10, 0, 10, 0])  # another person, 10 px right
     return {
         "labels": ["run", "jump"],
         "train_videos": [[VIDEOS[0]]],
         "test_videos": [[VIDEOS[1]]],
         "nframes": dict.fromkeys(VIDEOS, 8),
         "resolution": dict.fromkeys(VIDEOS, (48, 64)),
-        "gttubes": {VIDEOS[0]: {0: [tube, tube.copy()]}, VIDEOS[1]: {1: [tube.copy()]}},
+        "gttubes": {VIDEOS[0]: {0: [tube, beside]}, VIDEOS[1]: {1: [tube.copy()]}},
     }
 
 
@@ -91,9 +93,14 @@ def test_hostile_pickle_is_one_line_error_and_never_runs(tmp_path, capsys):
     assert not marker.exists()
 
 
-def test_missing_file_is_one_line_error(tmp_path, capsys):
-    assert main(["data", "validate", str(tmp_path / "none.pkl")]) == 1
-    assert "file not found" in capsys.readouterr().err
+def test_missing_file_is_refused_naming_the_argument(tmp_path, capsys):
+    for command in ("validate", "stats"):
+        with pytest.raises(SystemExit) as info:
+            main(["data", command, str(tmp_path / "none.pkl")])
+        assert info.value.code == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert last == (f"stad data {command}: error: argument GT.pkl: not found: "
+                        f"{tmp_path / 'none.pkl'} (see `stad data {command} --help`)")
 
 
 def test_stats_prints_the_summary(tmp_path, capsys):
@@ -157,6 +164,7 @@ def test_download_from_tar(tmp_path, capsys):
     gt = out / "annotations" / "multisports_GT.pkl"
     assert capsys.readouterr().out.splitlines()[0] == str(gt)
     assert (out / "trainval" / f"{VIDEOS[0]}.mp4").read_bytes() == b"mp4"
+    assert is_output_dir(out, "dataset")  # ours: an import may --overwrite it
 
 
 def test_download_offline_is_one_line_error(tmp_path, capsys):

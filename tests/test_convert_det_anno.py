@@ -165,8 +165,10 @@ def test_cli(gt_paths, tmp_path, capsys):
     assert cli(["convert", "det-anno", str(gt_paths[False]),
                 str(tmp_path / "d.json")]) == 0
     assert "d_train.json" in capsys.readouterr().out
-    assert cli(["convert", "det-anno", str(tmp_path / "missing.pkl"),
-                str(tmp_path / "d.json")]) == 1
+    with pytest.raises(SystemExit) as info:  # refused where it is parsed
+        cli(["convert", "det-anno", str(tmp_path / "missing.pkl"),
+             str(tmp_path / "d.json")])
+    assert info.value.code == 2
     assert "missing.pkl" in capsys.readouterr().err
 
 

@@ -204,8 +204,10 @@ def test_cli(videos, tmp_path, capsys):
     assert cli(["convert", "frames", str(videos / "test"), str(tmp_path / "f"),
                 "--workers", "1", "--no-progress"]) == 0
     assert "1 extracted (20 frames" in capsys.readouterr().out
-    assert cli(["convert", "frames", str(tmp_path / "nope"), str(tmp_path / "f")]) == 1
-    assert "videos folder not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # refused where it is parsed
+        cli(["convert", "frames", str(tmp_path / "nope"), str(tmp_path / "f")])
+    assert info.value.code == 2
+    assert "argument videos_root: not found" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------

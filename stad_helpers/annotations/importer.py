@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import urllib.parse
 import warnings
 from collections.abc import Iterable, Sequence
@@ -49,6 +48,7 @@ import numpy as np
 from ..data.gt import MultiSportsGT
 from ..data.validate import raise_if_invalid
 from ..errors import StadError
+from ..fileio import check_output_dir, replace_output_dir, temp_dir_beside
 from .csv_format import DEFAULT_MAX_GAP
 from .merge import merge_sources
 from .tracks import IDLE_LABEL, Track, VideoAnnotation, tracks_to_gt
@@ -106,10 +106,8 @@ def import_annotations(
     if annotator is not None and fmt != "label-studio":
         raise StadError(f"--annotator is for Label Studio exports, not {fmt}")
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite and (not out_dir.is_dir()
-                                               or any(out_dir.iterdir())):
-        raise StadError("output folder exists and is not empty (choose another, "
-                        "or overwrite)", out_dir)
+    inputs = [*_as_list(sources), videos_dir]  # never replaced, whatever overwrite
+    check_output_dir(out_dir, kind="dataset", inputs=inputs, overwrite=overwrite)
 
     anns, declared = read_sources(fmt, sources, action_attribute, no_action,
                                   frame_base, max_gap=max_gap, annotator=annotator,
@@ -150,7 +148,7 @@ def import_annotations(
     test = _test_split(keys, index, test_ratio, test_videos, seed)
     gt = tracks_to_gt(tracks, None, names, test, videos=keys, info=info)
     raise_if_invalid(gt.to_dict(), source="the imported annotations")
-    written = _write_dataset(gt, files, info, out_dir, overwrite, progress)
+    written = _write_dataset(gt, files, info, out_dir, overwrite, progress, inputs)
     if own_notes:
         for line in notes:
             if line.startswith("warning: "):
@@ -444,21 +442,19 @@ def _test_split(keys: list[str], index: VideoIndex, ratio: float | None,
 # Writing
 # ---------------------------------------------------------------------------
 def _write_dataset(gt: MultiSportsGT, files: dict[str, Path], info: dict,
-                   out_dir: Path, overwrite: bool, progress: bool) -> Path:
+                   out_dir: Path, overwrite: bool, progress: bool,
+                   inputs: list) -> Path:
     from tqdm.auto import tqdm
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.part-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset is not
+    tmp = temp_dir_beside(out_dir)
     try:
         for key in tqdm(sorted(files), desc="placing videos", unit="video",
                         disable=not progress):
             place_video(files[key], tmp / "trainval" / f"{key}.mp4", info[key])
         gt.save(tmp / GT_REL)
         MultiSportsGT.load(tmp / GT_REL)  # validates what was written
-        _swap_into_place(tmp, out_dir, overwrite)
+        replace_output_dir(tmp, out_dir, kind="dataset", inputs=inputs,
+                           overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -484,19 +480,3 @@ def place_video(src: Path, dst: Path, info) -> None:
         raise StadError(f"re-encoding to mp4 gave {got} frames instead of "
                         f"{info.nframes}; convert the video to mp4 yourself", src)
 
-
-def _swap_into_place(tmp: Path, out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists():
-        if out_dir.is_dir() and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        elif overwrite:
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-",
-                                        dir=out_dir.parent))
-            old.rmdir()
-            os.replace(out_dir, old)
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-            return
-        else:
-            raise StadError("output folder appeared while importing", out_dir)
-    os.replace(tmp, out_dir)

@@ -9,6 +9,9 @@ import argparse
 import os
 from pathlib import Path
 
+from . import own_data
+from ._common import existing_dir, existing_file, nonnegative_int, positive_int
+
 GT_REL = Path("annotations") / "multisports_GT.pkl"
 
 
@@ -17,19 +20,20 @@ def register(sub) -> None:
                                     "download, stats")
     data = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     data.required = True
+    own_data.register(data)  # `stad data import|export`
 
     v = data.add_parser("validate", help="report every problem in a GT file (and, "
                                          "with --videos-root, its videos)")
-    v.add_argument("gt", metavar="GT.pkl", type=Path)
-    v.add_argument("--videos-root", type=Path, metavar="DIR",
+    v.add_argument("gt", metavar="GT.pkl", type=existing_file)
+    v.add_argument("--videos-root", type=existing_dir, metavar="DIR",
                    help="folder holding trainval/ and test/ to check the videos too")
     v.set_defaults(func=_validate)
 
     s = data.add_parser("synth", help="write the synthetic dataset (MultiSports-tiny "
                                       "layout)")
     s.add_argument("out", metavar="OUT", type=Path)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--videos", type=int, default=None, metavar="N",
+    s.add_argument("--seed", type=nonnegative_int, default=0)
+    s.add_argument("--videos", type=positive_int, default=None, metavar="N",
                    help="number of videos (default: the small tutorial size)")
     s.set_defaults(func=_synth)
 
@@ -38,14 +42,14 @@ def register(sub) -> None:
     d.add_argument("out", metavar="OUT", type=Path,
                    help="dataset folder to create (gets trainval/, test/, "
                         "annotations/)")
-    d.add_argument("--from-tar", type=Path, metavar="FILE",
+    d.add_argument("--from-tar", type=existing_file, metavar="FILE",
                    help="use this already downloaded tar instead of downloading")
     d.add_argument("--url", default=None, help="download from this URL instead")
     d.add_argument("--sha256", default=None, help="expected SHA-256 of the tar")
     d.set_defaults(func=_download)
 
     st = data.add_parser("stats", help="count labels, videos, tubes and boxes")
-    st.add_argument("gt", metavar="GT.pkl", type=Path)
+    st.add_argument("gt", metavar="GT.pkl", type=existing_file)
     st.set_defaults(func=_stats)
 
 

@@ -11,46 +11,56 @@ import argparse
 import time
 from pathlib import Path
 
+from ._common import (
+    add_cfg_options,
+    existing_dir,
+    existing_file,
+    file_or_url,
+    parse_cfg_options,
+    positive_float,
+    positive_int,
+    threshold,
+)
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="annotate a video with people and their actions")
-    p.add_argument("video", metavar="VIDEO", type=Path, help="input video (any mp4)")
+    p.add_argument("video", metavar="VIDEO", type=existing_file,
+                   help="input video (any mp4)")
     p.add_argument("out", metavar="OUT.mp4", type=Path,
                    help="annotated video (OUT.json gets the detections)")
-    p.add_argument("--config", required=True, type=Path,
+    p.add_argument("--config", required=True, type=existing_file,
                    help="action detector config")
-    p.add_argument("--checkpoint", required=True,
+    p.add_argument("--checkpoint", required=True, type=file_or_url,
                    help="action detector checkpoint (file or URL)")
-    p.add_argument("--det-config", required=True, type=Path,
+    p.add_argument("--det-config", required=True, type=existing_file,
                    help="person detector config")
-    p.add_argument("--det-checkpoint", required=True,
+    p.add_argument("--det-checkpoint", required=True, type=file_or_url,
                    help="person detector checkpoint (file or URL)")
-    p.add_argument("--det-score-thr", type=float, default=0.5,
+    p.add_argument("--det-score-thr", type=threshold, default=0.5,
                    help="keep people scoring at least this (default: 0.5)")
-    p.add_argument("--action-score-thr", type=float, default=0.4,
+    p.add_argument("--action-score-thr", type=threshold, default=0.4,
                    help="show actions scoring above this (default: 0.4)")
-    p.add_argument("--label-map", type=Path,
+    p.add_argument("--label-map", type=existing_file,
                    help="'id: name' lines (default: the labels of the config's GT)")
-    p.add_argument("--predict-stepsize", type=int, default=8,
+    p.add_argument("--predict-stepsize", type=positive_int, default=8,
                    help="one prediction per this many frames (default: 8)")
-    p.add_argument("--output-stepsize", type=int, default=1,
+    p.add_argument("--output-stepsize", type=positive_int, default=1,
                    help="write one frame per this many (default: 1)")
-    p.add_argument("--output-fps", type=float, default=None,
+    p.add_argument("--output-fps", type=positive_float, default=None,
                    help="frame rate of OUT.mp4 (default: real time)")
     p.add_argument("--device", default=None,
                    help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--data", type=Path, metavar="DIR",
+    p.add_argument("--data", type=existing_dir, metavar="DIR",
                    help="the dataset the action model was trained on (--data of "
                         "`stad train action`): its classes and label names")
-    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE",
-                   help="override action config settings (MMEngine's syntax)")
+    add_cfg_options(p, help="override action config settings (MMEngine's syntax)")
     p.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from ..action import data_options
     from ..demo import demo
-    from .train import parse_cfg_options
 
     options = data_options(args.data) if args.data is not None else {}
     options.update(parse_cfg_options(args.cfg_options))

@@ -12,29 +12,31 @@ import argparse
 import time
 from pathlib import Path
 
+from ._common import existing_dir, existing_file, file_or_url, positive_int, threshold
+
 
 def register(sub) -> None:
     p = sub.add_parser(
         "detect", help="run the person detector over every frame of the dataset")
-    p.add_argument("det_config", metavar="DET_CONFIG", type=Path)
-    p.add_argument("det_checkpoint", metavar="DET_CKPT",
+    p.add_argument("det_config", metavar="DET_CONFIG", type=existing_file)
+    p.add_argument("det_checkpoint", metavar="DET_CKPT", type=file_or_url,
                    help="checkpoint file (or URL) of the detector")
-    p.add_argument("--data", type=Path, required=True, metavar="D",
+    p.add_argument("--data", type=existing_dir, required=True, metavar="D",
                    help="dataset folder (annotations/multisports_GT.pkl, trainval/)")
     p.add_argument("--out", type=Path, required=True, metavar="DET_RESULTS.pkl",
                    help="detection results, one entry per frame (the input of "
                         "`stad convert proposals`)")
     p.add_argument("--proposals", type=Path, metavar="OUT.pkl",
                    help="also convert the results into OUT_train.pkl / OUT_val.pkl")
-    p.add_argument("--min-coverage", type=float, default=None, metavar="F",
+    p.add_argument("--min-coverage", type=threshold, default=None, metavar="F",
                    help="with --proposals: fail if fewer annotated keyframes have "
                         "a proposal (default: the converter's, 0.9)")
     p.add_argument("--source", choices=["video", "rawframes"], default="video",
                    help="read frames from the videos (default, no rawframes "
                         "needed) or from D/rawframes")
-    p.add_argument("--score-thr", type=float, default=0.05, metavar="T",
+    p.add_argument("--score-thr", type=threshold, default=0.05, metavar="T",
                    help="drop boxes scoring below this (default: 0.05)")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="frames per forward pass (default: 8)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if "
                                                   "available)")
@@ -43,7 +45,10 @@ def register(sub) -> None:
 
 def _detect(args: argparse.Namespace) -> int:
     from ..detector import detect, make_proposals
+    from ..fileio import check_not_input
 
+    check_not_input([args.out, args.proposals],
+                    [args.det_config, args.det_checkpoint, args.data])
     start = time.perf_counter()
     out = detect(args.det_config, args.det_checkpoint, args.data, args.out,
                  source=args.source, score_thr=args.score_thr,

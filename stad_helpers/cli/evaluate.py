@@ -11,34 +11,40 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import (
+    add_cfg_options,
+    existing_dir,
+    existing_file,
+    file_or_url,
+    parse_cfg_options,
+)
+
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="frame-mAP, video-mAP (and detector AP50)")
-    p.add_argument("config", metavar="CONFIG", type=Path,
+    p.add_argument("config", metavar="CONFIG", type=existing_file,
                    help="action detector config (configs/action/...)")
-    p.add_argument("checkpoint", metavar="CHECKPOINT",
+    p.add_argument("checkpoint", metavar="CHECKPOINT", type=file_or_url,
                    help="its trained checkpoint (file or URL)")
-    p.add_argument("--data", type=Path, metavar="DIR",
+    p.add_argument("--data", type=existing_dir, metavar="DIR",
                    help="dataset folder replacing the config's data paths")
     p.add_argument("--out-dir", type=Path, default=Path("work_dirs/eval"),
                    metavar="D", help="where metrics.json, per_class_ap.csv and "
                                      "predictions.pkl go (default: work_dirs/eval)")
-    p.add_argument("--det-results", type=Path, metavar="PKL",
+    p.add_argument("--det-results", type=existing_file, metavar="PKL",
                    help="`stad detect` results or proposals: also score the "
                         "person detector (bbox AP50)")
-    p.add_argument("--det-anno", type=Path, metavar="JSON",
+    p.add_argument("--det-anno", type=existing_file, metavar="JSON",
                    help="val COCO JSON for --det-results (default: "
                         "multisports_det_anno_val.json beside the GT)")
-    p.add_argument("--predictions", type=Path, metavar="PKL",
+    p.add_argument("--predictions", type=existing_file, metavar="PKL",
                    help="score these saved predictions instead of running the model")
-    p.add_argument("--cfg-options", nargs="+", metavar="KEY=VALUE",
-                   help="override config settings (MMEngine's syntax)")
+    add_cfg_options(p, help="override config settings (MMEngine's syntax)")
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate
-    from .train import parse_cfg_options
 
     result = evaluate(args.config, args.checkpoint, args.data, args.out_dir,
                       cfg_options=parse_cfg_options(args.cfg_options),

@@ -1,7 +1,7 @@
 """`stad data import|export ...`: your own videos' annotations in and out.
 
-Adds two subcommands to the `data` group that `cli/data.py` creates (this module
-is listed after "data" in GROUPS):
+Adds two subcommands to the `data` group; `cli/data.py` calls `register` with
+that group's subcommands:
 
     stad data import FORMAT SRC... --videos DIR OUT [--test-ratio R | --test-videos
         LIST] [--seed S] [--action-attribute NAME] [--no-action VALUE] ...
@@ -19,22 +19,20 @@ import argparse
 from pathlib import Path
 
 from ..annotations.csv_format import DEFAULT_MAX_GAP
+from ..fileio import check_not_input
+from ._common import (
+    existing_dir,
+    existing_file,
+    existing_path,
+    nonnegative_int,
+    positive_float,
+    ratio_below_one,
+    threshold,
+)
 
 
-def _data_subcommands(sub) -> argparse._SubParsersAction:
-    """The subparsers of the `data` group (created by cli/data.py)."""
-    data = sub.choices.get("data")
-    if data is None:  # data group missing: make a minimal one
-        data = sub.add_parser("data", help="MultiSports-format data")
-        action = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-        action.required = True
-        return action
-    return next(a for a in data._actions
-                if isinstance(a, argparse._SubParsersAction))
-
-
-def register(sub) -> None:
-    data = _data_subcommands(sub)
+def register(data) -> None:
+    """Add `import` and `export` to `data`, the `stad data` group's subcommands."""
 
     i = data.add_parser(
         "import", help="annotations from CVAT, Label Studio or CSV -> a MultiSports "
@@ -52,19 +50,22 @@ def register(sub) -> None:
                    choices=["cvat", "label-studio", "csv"],
                    help="cvat (CVAT for video 1.1 XML or zip), label-studio (JSON "
                         "export) or csv (video,frame,track_id,x1,y1,x2,y2,action)")
-    i.add_argument("sources", metavar="SRC", nargs="+", type=Path,
+    i.add_argument("sources", metavar="SRC", nargs="+", type=existing_path,
                    help="annotation files, or folders holding them")
-    i.add_argument("out", metavar="OUT", type=Path, help="dataset folder to create")
-    i.add_argument("--videos", required=True, type=Path, metavar="DIR",
+    i.add_argument("out", metavar="OUT", type=Path,
+                   help="dataset folder to create (always the last positional "
+                        "argument; options may come anywhere)")
+    i.add_argument("--videos", required=True, type=existing_dir, metavar="DIR",
                    help="folder holding the annotated videos")
     split = i.add_mutually_exclusive_group()
-    split.add_argument("--test-ratio", type=float, metavar="R",
+    split.add_argument("--test-ratio", type=ratio_below_one, metavar="R",
                        help="fraction of videos drawn for the test split "
                             "(default 0.2)")
     split.add_argument("--test-videos", metavar="LIST",
                        help="test videos: comma-separated names, or a file with one "
                             "per line")
-    i.add_argument("--seed", type=int, default=0, help="seed of the test draw")
+    i.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the test draw")
     i.add_argument("--action-attribute", metavar="NAME",
                    help="CVAT: the action is this per-box attribute of the tracks, "
                         "not their label (default: the attribute the file declares "
@@ -82,7 +83,7 @@ def register(sub) -> None:
                    help="CSV: the number of the video's first frame (default: a "
                         "header column 'frame0' or 'frame1' declares it; else 0 "
                         "if a row has frame 0, else 1, with a warning)")
-    i.add_argument("--max-gap", type=int, default=DEFAULT_MAX_GAP,
+    i.add_argument("--max-gap", type=nonnegative_int, default=DEFAULT_MAX_GAP,
                    metavar="FRAMES",
                    help="CSV: a track id reused after more than FRAMES frames "
                         f"without a row starts a new track (default "
@@ -92,7 +93,8 @@ def register(sub) -> None:
                         "annotator's (user id, email or name; default: the "
                         "ground-truth one, else the latest)")
     i.add_argument("--overwrite", action="store_true",
-                   help="replace OUT if it exists")
+                   help="replace OUT if it is a dataset stad made (never an "
+                        "input, a file, or a folder stad did not make)")
     i.set_defaults(func=_import)
 
     e = data.add_parser("export", help="a MultiSports GT (or demo predictions) -> "
@@ -104,24 +106,24 @@ def register(sub) -> None:
                        description="stad data export cvat GT.pkl OUT_DIR, or "
                                    "stad data export cvat --from-predictions "
                                    "demo.json VIDEO OUT_DIR")
-    c.add_argument("src", metavar="GT.pkl|VIDEO", type=Path,
+    c.add_argument("src", metavar="GT.pkl|VIDEO", type=existing_file,
                    help="the GT to export, or with --from-predictions the video")
     c.add_argument("out", metavar="OUT_DIR", type=Path)
-    c.add_argument("--from-predictions", metavar="demo.json", type=Path,
+    c.add_argument("--from-predictions", metavar="demo.json", type=existing_file,
                    help="turn `stad demo` predictions on VIDEO into a task to "
                         "correct")
     c.add_argument("--action-attribute", metavar="NAME", default=None,
                    help="write the action as this attribute of 'person' tracks "
                         "(default for predictions: 'action')")
-    c.add_argument("--score-thr", type=float, default=0.0,
+    c.add_argument("--score-thr", type=threshold, default=0.0,
                    help="predictions: below this score a box gets no action")
     c.set_defaults(func=_export_cvat)
 
     ls = fmt.add_parser("label-studio", help="Label Studio tasks JSON + labeling "
                                              "config")
-    ls.add_argument("gt", metavar="GT.pkl", type=Path)
+    ls.add_argument("gt", metavar="GT.pkl", type=existing_file)
     ls.add_argument("out", metavar="OUT_DIR", type=Path)
-    ls.add_argument("--fps", type=float, default=25.0,
+    ls.add_argument("--fps", type=positive_float, default=25.0,
                     help="the videos' frame rate (Label Studio's framerate)")
     ls.add_argument("--url-template", default=None,
                     help="video URL per task; {video} is 'sport/name' (default: "
@@ -129,7 +131,7 @@ def register(sub) -> None:
     ls.set_defaults(func=_export_label_studio)
 
     cs = fmt.add_parser("csv", help="one row per box")
-    cs.add_argument("gt", metavar="GT.pkl", type=Path)
+    cs.add_argument("gt", metavar="GT.pkl", type=existing_file)
     cs.add_argument("out", metavar="OUT.csv", type=Path)
     cs.set_defaults(func=_export_csv)
 
@@ -174,6 +176,7 @@ def _export_cvat(args: argparse.Namespace) -> int:
     from ..annotations import export_cvat, export_cvat_predictions
 
     src, out = args.src, args.out
+    check_not_input([out], [src, args.from_predictions])
     if args.from_predictions is not None:
         path = export_cvat_predictions(
             args.from_predictions, src, out,
@@ -189,6 +192,7 @@ def _export_cvat(args: argparse.Namespace) -> int:
 def _export_label_studio(args: argparse.Namespace) -> int:
     from ..annotations import export_label_studio
 
+    check_not_input([args.out], [args.gt])
     kwargs = {"fps": args.fps}
     if args.url_template:
         kwargs["url_template"] = args.url_template
@@ -199,5 +203,6 @@ def _export_label_studio(args: argparse.Namespace) -> int:
 def _export_csv(args: argparse.Namespace) -> int:
     from ..annotations import export_csv
 
+    check_not_input([args.out], [args.gt])
     print(export_csv(args.gt, args.out))
     return 0

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from ._common import existing_dir, existing_file, nonnegative_int
+
 
 def register(sub) -> None:
     p = sub.add_parser("run-all", help="run the whole tutorial end to end")
     p.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
-    p.add_argument("--data", help="MultiSports-layout folder (default: synthetic)")
-    p.add_argument("--work-dir", default="work_dirs/tutorial")
-    p.add_argument("--demo-video", help="video for the demo (default: a test video)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic dataset")
+    p.add_argument("--data", type=existing_dir,
+                   help="MultiSports-layout folder (default: synthetic)")
+    p.add_argument("--work-dir", default="work_dirs/tutorial",
+                   help="where everything is written: new, empty, or one "
+                        "run-all made (default: work_dirs/tutorial)")
+    p.add_argument("--demo-video", type=existing_file,
+                   help="video for the demo (default: a test video)")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the synthetic dataset")
     p.set_defaults(func=_run)
 
 

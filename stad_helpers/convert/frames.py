@@ -57,7 +57,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StadError
-from ..fileio import atomic_open
+from ..fileio import atomic_open, claim_output_dir
 
 MARKER = ".done"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -127,6 +127,10 @@ def extract_frames(
     start = time.perf_counter()
     out_dir = Path(out_dir)
     videos = find_videos(videos_root, out_dir)
+    # Only a folder this function made is written into (its unfinished video
+    # folders are removed): never an input or a folder of the user's.
+    claim_output_dir(out_dir, kind="frames", inputs=[videos_root],
+                     legacy=_frames_layout)
     summary = FramesSummary(out_dir, videos=len(videos))
     todo = [v for v in videos if not is_complete(v.dest, v.src)]
     summary.skipped = len(videos) - len(todo)
@@ -180,6 +184,15 @@ def find_videos(videos_root: str | os.PathLike,
         raise StadError("no videos found (expected <sport>/<video>.mp4, or trainval/ "
                         "and test/ folders holding them)", root)
     return [_Video(k, s, Path(out_dir) / k) for k, s in found.items()]
+
+
+def _frames_layout(out_dir: Path) -> bool:
+    """True for a frames folder written before output folders were marked: only
+    `<sport>/<video>/` folders, at least one of them finished (`MARKER`)."""
+    sports = [p for p in out_dir.iterdir() if not p.name.startswith(".")]
+    videos = [v for s in sports if s.is_dir() for v in s.iterdir()]
+    return (all(s.is_dir() for s in sports) and all(v.is_dir() for v in videos)
+            and any((v / MARKER).is_file() for v in videos))
 
 
 def is_complete(dest: str | os.PathLike, src: str | os.PathLike | None = None) -> bool:

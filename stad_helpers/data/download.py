@@ -30,6 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import StadError
+from ..fileio import mark_output_dir
 
 TUTORIAL_URL = (
     "https://download.openmmlab.com/mmaction/v1.0/projects/stad_tutorial/"
@@ -251,6 +252,7 @@ def extract_multisports_tar(tar_path: str | os.PathLike, out_dir: str | os.PathL
             raise_if_invalid(raw, source=source)
             if out_dir.is_dir():
                 out_dir.rmdir()  # empty (checked by the caller); rename needs it gone
+            mark_output_dir(tmp, "dataset")  # ours: an import may overwrite it
             os.replace(tmp, out_dir)
         finally:
             if tmp.exists():

@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from ..errors import StadError
+from ..fileio import claim_output_dir
 from ..video import VideoSink
 from .gt import MultiSportsGT
 
@@ -576,6 +577,16 @@ def write_video(out_dir: PathLike, plan: VideoPlan, fps: float = DEFAULT_FPS) ->
     return video_file(out_dir, plan)
 
 
+def _synthetic_layout(out_dir: Path) -> bool:
+    """True for a synthetic dataset written before output folders were marked:
+    only the tutorial's folders, and only synthetic sports in the video folders."""
+    top = {p.name for p in out_dir.iterdir() if not p.name.startswith(".")}
+    if not top <= {"trainval", "test", "annotations", "rawframes"}:
+        return False
+    return all(p.name in SPORTS for folder in ("trainval", "test")
+               if (out_dir / folder).is_dir() for p in (out_dir / folder).iterdir())
+
+
 def make_synthetic_dataset(
     out_dir: PathLike,
     seed: int = 0,
@@ -606,6 +617,8 @@ def make_synthetic_dataset(
     out_dir = Path(out_dir)
     plans = plan_dataset(seed, videos, frames, width, height)
     gt = build_gt(plans)
+    # Only a folder this function made is written into: never one of the user's.
+    claim_output_dir(out_dir, kind="synthetic dataset", legacy=_synthetic_layout)
     gt_path = out_dir / GT_NAME
     gt_path.unlink(missing_ok=True)
     if write_videos:
