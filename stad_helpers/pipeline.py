@@ -39,7 +39,7 @@ from typing import Any
 from . import manifest as mf
 from .data import layout
 from .errors import StadError
-from .fileio import dump_json
+from .fileio import claim_output_dir, dump_json
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -642,10 +642,19 @@ def run_all(
     paths are relative to the work dir.
     """
     tutorial = Tutorial(profile, data, work_dir, **kwargs)
+    # Never a folder of the user's (data= is an input: never the work dir).
+    claim_output_dir(tutorial.work_dir, kind="tutorial run", inputs=[data],
+                     legacy=_tutorial_layout)
     tutorial.ensure("demo")
     result = tutorial.summary()
     dump_json(result.summary(), tutorial.work_dir / "summary.json", indent=2)
     return result
+
+
+def _tutorial_layout(work_dir: Path) -> bool:
+    """True for a `run_all` work dir written before output folders were marked."""
+    names = {p.name for p in work_dir.iterdir() if not p.name.startswith(".")}
+    return names <= {"data", "det", "action", "eval", "demo", "stages", "summary.json"}
 
 
 def _read_metrics(path: Path) -> dict[str, float]:

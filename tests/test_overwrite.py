@@ -298,3 +298,13 @@ def test_conversions_never_write_onto_an_input(tmp_path, capsys, argv, name):
 
 def test_marker_name_is_hidden():
     assert OUTPUT_MARKER.startswith(".")  # listings and video searches skip it
+
+
+def test_run_all_never_writes_into_a_user_folder(tmp_path):
+    from stad_helpers.pipeline import run_all
+
+    user = _user_folder(tmp_path / "user")
+    before = _snapshot(tmp_path)
+    with pytest.raises(StadError, match="was not made by stad"):
+        run_all("cpu", work_dir=user)
+    assert _snapshot(tmp_path) == before
