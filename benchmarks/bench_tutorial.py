@@ -39,7 +39,7 @@ def main() -> None:
         verdict = "" if floor is None else (" ok" if value >= floor else " BELOW")
         floor_txt = "" if floor is None else f" (floor {floor})"
         print(f"  {key:<14} {value:.3f}{floor_txt}{verdict}")
-    demo = json.loads(open(result.paths["demo_json"]).read())
+    demo = json.loads(result.path("demo_json").read_text())
     frames = len(demo["frames"])
     seconds = result.seconds.get("demo") or float("nan")
     print(f"  demo           {frames} frames in {seconds:.1f} s = "

@@ -86,6 +86,149 @@ def launcher_options(launcher: str = "none") -> dict:
 
 
 # ---------------------------------------------------------------------------
+# Device
+# ---------------------------------------------------------------------------
+def resolve_device(device: str | None = None) -> str:
+    """Where models run: `device` checked, or "cuda" when torch sees a GPU, else "cpu".
+
+    Accepts "cpu", "cuda" and "cuda:N". Raises `StadError` for another name, or
+    for CUDA when torch sees no GPU (or not GPU N). Independent of the profile:
+    either profile's models run on either device.
+    """
+    import torch
+
+    if not device:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    name = str(device).strip().lower()
+    kind, _, index = name.partition(":")
+    if kind == "cpu" and not index:
+        return "cpu"
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise StadError(f"unknown device {device!r}; expected cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        build = (f"torch {torch.__version__} is a CUDA {torch.version.cuda} build "
+                 "but sees no GPU") if torch.version.cuda else (
+                 f"torch {torch.__version__} is a CPU-only build")
+        raise StadError(f"device {device!r} asked for, but {build}; use --device cpu "
+                        "(device = 'cpu' in a notebook)")
+    if index and int(index) >= torch.cuda.device_count():
+        raise StadError(f"device {device!r} asked for, but torch sees "
+                        f"{torch.cuda.device_count()} GPU(s)")
+    return name
+
+
+@contextlib.contextmanager
+def use_device(device: str | None = None):
+    """Run the MMEngine Runners built and run inside this block on `device`.
+
+    MMEngine's Runner has no device setting: it moves the model to
+    `mmengine.device.get_device()` (CUDA whenever torch sees a GPU), and its
+    `autocast` asks the same function. Inside this block both answer `device`
+    (`resolve_device`), so `--device cpu` also holds on a GPU machine. Yields the
+    resolved device. Single-process runs only: under torchrun each process takes
+    its own GPU, as MMEngine decides.
+    """
+    import mmengine.runner.amp as amp
+    import mmengine.runner.runner as runner_module
+    import torch
+
+    resolved = resolve_device(device)
+    saved = runner_module.get_device, amp.get_device
+    runner_module.get_device = lambda: resolved
+    amp.get_device = lambda: torch.device(resolved).type
+    try:
+        yield resolved
+    finally:
+        runner_module.get_device, amp.get_device = saved
+
+
+# ---------------------------------------------------------------------------
+# Schedules
+# ---------------------------------------------------------------------------
+def schedule_end(cfg) -> tuple[str, int]:
+    """("iter", max_iters) or ("epoch", max_epochs): where `cfg`'s training ends.
+
+    The unit follows the config's training loop (`IterBasedTrainLoop` or
+    `train_cfg.by_epoch=False`: iterations; `EpochBasedTrainLoop`: epochs), as
+    MMEngine's Runner builds it. Raises `StadError` when the config trains by
+    one unit but `train_cfg` sets the other's length (MMEngine would fail deep
+    inside with an unexpected keyword).
+    """
+    train_cfg = cfg.get("train_cfg") or {}
+    loop = str(train_cfg.get("type", ""))
+    by_iter = "IterBased" in loop or (not loop and train_cfg.get("by_epoch") is False)
+    unit, other = ("iter", "epoch") if by_iter else ("epoch", "iter")
+    where = getattr(cfg, "filename", None)
+    if f"max_{other}s" in train_cfg:
+        raise StadError(
+            f"this config trains by {unit}s ({loop or 'train_cfg.by_epoch'}): set "
+            f"train_cfg.max_{unit}s, not train_cfg.max_{other}s", where)
+    if f"max_{unit}s" not in train_cfg:
+        raise StadError(f"train_cfg has no max_{unit}s", where)
+    return unit, int(train_cfg[f"max_{unit}s"])
+
+
+def schedule_options(config: str | os.PathLike, iters: int | None = None,
+                     epochs: int | None = None) -> dict[str, Any]:
+    """cfg-options that set the training length of `config` in its own loop's unit.
+
+    An iteration-based config takes `iters`, an epoch-based one `epochs`; the
+    other is ignored, so one call fits both profiles (`None`: the config's own
+    length). Validation that the config puts after its end stays after the new
+    end, and LR schedulers that end where the config's training ends (in the same
+    unit) are moved to end at the new end. Raises `StadError` for a length < 1.
+    """
+    cfg = load_config(config)
+    unit, old = schedule_end(cfg)
+    new = iters if unit == "iter" else epochs
+    if new is None:
+        return {}
+    if int(new) < 1:
+        raise StadError(f"training length must be at least 1 {unit}, got {new}",
+                        config)
+    new = int(new)
+    options: dict[str, Any] = {f"train_cfg.max_{unit}s": new}
+    if int(cfg.train_cfg.get("val_begin", 1)) > old:
+        options["train_cfg.val_begin"] = new + 1
+    schedulers = cfg.get("param_scheduler")
+    for i, sched in enumerate(schedulers if isinstance(schedulers, list) else []):
+        same_unit = bool(sched.get("by_epoch", True)) == (unit == "epoch")
+        if same_unit and sched.get("end") == old and new > sched.get("begin", 0):
+            options[f"param_scheduler.{i}.end"] = new
+    return options
+
+
+def checkpoint_progress(checkpoint: str | os.PathLike) -> dict[str, int]:
+    """{"epoch": E, "iter": I} of an MMEngine checkpoint: the epochs and iterations
+    completed when it was saved (its `meta`). Raises `StadError` if unreadable."""
+    import torch
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise StadError("checkpoint file not found", path)
+    try:
+        try:  # memory-mapped: only `meta` is read, however large the file
+            loaded = torch.load(path, map_location="cpu", mmap=True)
+        except RuntimeError:  # not torch's zip format: read it all
+            loaded = torch.load(path, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - the file is the user's input
+        raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
+                        path) from None
+    meta = loaded.get("meta") if isinstance(loaded, dict) else None
+    if not isinstance(meta, dict) or "iter" not in meta:
+        raise StadError("not an MMEngine training checkpoint (no meta.iter)", path)
+    return {"epoch": int(meta.get("epoch", 0)), "iter": int(meta["iter"])}
+
+
+def training_finished(cfg, checkpoint: str | os.PathLike) -> tuple[bool, str]:
+    """(done, e.g. "iteration 200 of 600"): whether `checkpoint` ends `cfg`'s
+    schedule (`schedule_end`), read from the checkpoint's own progress."""
+    unit, end = schedule_end(cfg)
+    done = checkpoint_progress(checkpoint)[unit]
+    return done >= end, f"{'iteration' if unit == 'iter' else 'epoch'} {done} of {end}"
+
+
+# ---------------------------------------------------------------------------
 # Checkpoints
 # ---------------------------------------------------------------------------
 def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
@@ -138,14 +281,58 @@ def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
     return loaded
 
 
+LAST_CHECKPOINT = "last_checkpoint"  # MMEngine's file naming a work dir's latest
+
+
+def read_last_checkpoint(work_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint a work dir's `last_checkpoint` file names, or None without one.
+
+    A relative name is resolved against the work dir. MMEngine writes absolute
+    paths: when such a path points elsewhere but a file of that name lies in the
+    work dir (a copied or moved work dir), that file is the one: a copy uses its
+    own checkpoints, not the original's.
+    """
+    work = Path(work_dir)
+    try:
+        text = (work / LAST_CHECKPOINT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    if not text:
+        return None
+    named = Path(text)
+    if not named.is_absolute():
+        return work / named
+    beside = work / named.name
+    return beside if beside.is_file() else named
+
+
+def relativize_last_checkpoint(work_dir: str | os.PathLike) -> Path | None:
+    """Rewrite `last_checkpoint` to name its checkpoint relative to the work dir
+    (when it lies inside), so the work dir can be moved; return the checkpoint."""
+    from .fileio import atomic_open
+
+    work = Path(work_dir)
+    ckpt = read_last_checkpoint(work)
+    if ckpt is None:
+        return None
+    try:
+        relative = os.path.relpath(ckpt.resolve(), work.resolve())
+    except ValueError:  # another drive (Windows)
+        return ckpt
+    if not relative.startswith(os.pardir):
+        with atomic_open(work / LAST_CHECKPOINT, "w") as fh:
+            fh.write(Path(relative).as_posix())
+        return work / relative
+    return ckpt
+
+
 def _check_start(cfg, config: str | os.PathLike, work: Path, resume: bool) -> None:
     """Check the checkpoint a training of `cfg` starts from, before any work: the
     resumed one (strictly), or `load_from` (leniently: fine-tuning may bring a new
     head). The model is built on its own, which is quick next to MMEngine's Runner."""
     from mmengine.registry import MODELS, DefaultScope
-    from mmengine.runner.checkpoint import find_latest_checkpoint
 
-    start = find_latest_checkpoint(str(work)) if resume else cfg.get("load_from")
+    start = read_last_checkpoint(work) if resume else cfg.get("load_from")
     if not start:
         return
     model = copy.deepcopy(cfg.model)
@@ -239,6 +426,8 @@ def train(
     cfg_options: dict[str, Any] | None = None,
     launcher: str = "none",
     quiet: bool = True,
+    *,
+    device: str | None = None,
 ) -> Path:
     """Train `config` (with `cfg_options` merged in); return the last checkpoint.
 
@@ -247,7 +436,12 @@ def train(
     `load_from`, the weights a fine-tuning starts from); with none there yet it
     starts afresh. A resumed checkpoint must fit the model exactly, a `load_from`
     one mostly (see `check_checkpoint`). `quiet` replaces MMEngine's log by a
-    progress bar.
+    progress bar. `device`: where to train (`use_device`; None: an enclosing
+    `use_device` block's, else MMEngine's choice, CUDA when present). The work
+    dir's `last_checkpoint` names its checkpoint relative to the work dir
+    afterwards, so the work dir can be moved. Raises `StadError` when
+    `cfg_options` set the length in the other unit than the config's loop
+    (`schedule_end`).
     """
     from mmengine.dist import barrier
 
@@ -256,22 +450,34 @@ def train(
     register_all()
     options = {**(cfg_options or {}), **launcher_options(launcher)}
     cfg = load_config(config, options)
+    schedule_end(cfg)  # a length in the other loop's unit: a clear error now
     work = Path(work_dir or cfg.get("work_dir") or default_work_dir(config))
     # A work dir is ours (marked) or new: MMEngine never writes into a user's folder.
     claim_output_dir(work, kind="work dir", inputs=[config], legacy=mmengine_work_dir)
     if resume:
-        if (work / "last_checkpoint").is_file():
-            cfg.load_from = None  # MMEngine would resume `load_from` instead
+        last = read_last_checkpoint(work)
+        if last is not None:
+            # Resumed from by name (MMEngine would resume `load_from`, or the
+            # absolute path of a work dir this one was copied from).
+            cfg.load_from = os.fspath(last)
         else:
             resume = False
     _check_start(cfg, config, work, resume)
-    with _quiet_stdout() if quiet else contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        if device is not None:
+            stack.enter_context(use_device(device))
+        if quiet:
+            stack.enter_context(_quiet_stdout())
         runner = _runner(cfg, config, work, resume, launcher, quiet)
         if quiet:
             runner.register_hook(_progress_hook(), priority="VERY_LOW")
         runner.train()
     barrier()  # distributed: rank 0 writes the checkpoint the others return
-    last = Path(runner.work_dir) / "last_checkpoint"
-    if not last.exists():
-        raise StadError("training saved no checkpoint", runner.work_dir)
-    return Path(last.read_text().strip())
+    from mmengine.dist import is_main_process
+
+    work = Path(runner.work_dir)
+    last = (relativize_last_checkpoint(work) if is_main_process()
+            else read_last_checkpoint(work))
+    if last is None:
+        raise StadError("training saved no checkpoint", work)
+    return last

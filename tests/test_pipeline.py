@@ -14,6 +14,7 @@ import pytest
 from stad_helpers.data.safe_pickle import safe_load
 from stad_helpers.errors import StadError
 from stad_helpers.pipeline import Tutorial, run_all
+from stad_helpers.train import resolve_device
 
 TINY = dict(
     synth_options=dict(videos=4, frames=48, width=160, height=120),
@@ -45,6 +46,8 @@ def test_every_stage_runs_and_writes_its_outputs(tiny_run):
     for key in ("det_ap50", "frame_map", "video_map_0.2", "video_map_0.5"):
         assert 0.0 <= summary[key] <= 1.0, key
     assert set(STAGES) <= set(summary["seconds"])
+    assert summary["profile"] == "cpu" and summary["device"] == resolve_device()
+    assert summary["paths"]["det_checkpoint"] == "det/iter_3.pth"
 
     anno = work / "data" / "multisports" / "annotations"
     results = safe_load(work / "det" / "det_results.pkl")
@@ -76,9 +79,33 @@ def test_a_changed_input_reruns_what_depends_on_it(tiny_run, tmp_path):
     work, _ = tiny_run
     tutorial = Tutorial("cpu", work_dir=work, **TINY)
     csv = tutorial.anno_dir / "multisports_train.csv"
-    csv.unlink()  # a stage output gone: that stage and the ones after it rerun
-    assert not tutorial.stages["ava"].up_to_date()
-    assert tutorial.stages["detect"].up_to_date()
+    csv.unlink()  # a stage output gone: that stage reruns, not the ones before
+    assert tutorial.why_stale("ava") == "outputs missing: ava_train"
+    assert tutorial.up_to_date("detect")
+    tutorial.ensure("ava")
+    assert tutorial.seconds["ava"] > 0 and "detect" in tutorial.skipped
+    # The csv came back as it was: nothing after it needs to run again.
+    assert tutorial.plan("demo") == []
+
+
+@pytest.mark.slow
+def test_a_copied_work_dir_is_up_to_date_and_uses_its_own_checkpoints(
+        tiny_run, tmp_path):
+    import shutil
+
+    work, _ = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(work, copy)
+    hidden = work.with_name(work.name + "-hidden")
+    work.rename(hidden)  # the original is gone while the copy is checked
+    try:
+        tutorial = Tutorial("cpu", work_dir=copy, **TINY)
+        assert tutorial.plan("demo") == []
+        assert tutorial.det_checkpoint().parent == copy / "det"
+        assert (copy / "det" / "last_checkpoint").read_text() == (
+            tutorial.det_checkpoint().name)  # relative: the work dir can move
+    finally:
+        hidden.rename(work)
 
 
 def test_user_data_without_annotation_is_a_clear_error(tmp_path):

@@ -217,3 +217,70 @@ def test_glue_says_when_training_saved_no_checkpoint(tmp_path):
         train(_toy_config(tmp_path), tmp_path / "w",
               cfg_options={"default_hooks.checkpoint": None,
                            "train_cfg.max_iters": 1})
+
+
+def test_glue_keeps_the_work_dir_movable_and_a_copy_resumes_its_own_checkpoint(
+        tmp_path):
+    import shutil
+
+    from stad_helpers.train import read_last_checkpoint, train
+
+    config = _toy_config(tmp_path)
+    work = tmp_path / "work"
+    train(config, work, cfg_options={"train_cfg.max_iters": 4})
+    assert (work / "last_checkpoint").read_text() == "iter_4.pth"  # relative
+
+    # A copy whose last_checkpoint still holds the original's absolute path (as
+    # MMEngine writes it, e.g. after an interruption), the original gone.
+    copy = tmp_path / "copy"
+    shutil.copytree(work, copy)
+    (copy / "last_checkpoint").write_text(str(work / "iter_4.pth"))
+    shutil.rmtree(work)
+    assert read_last_checkpoint(copy) == copy / "iter_4.pth"
+    last = train(config, copy, resume=True)
+    assert last == copy / "iter_6.pth"
+    assert torch.load(last)["meta"]["iter"] == 6
+
+
+def test_schedule_length_follows_the_loop_of_the_config(tmp_path):
+    import pytest
+
+    from stad_helpers.errors import StadError
+    from stad_helpers.train import (
+        load_config,
+        schedule_end,
+        schedule_options,
+        train,
+    )
+
+    config = _toy_config(tmp_path)  # iteration-based, 6 iterations
+    assert schedule_end(load_config(config)) == ("iter", 6)
+    assert schedule_options(config, iters=3, epochs=2) == {"train_cfg.max_iters": 3}
+    assert schedule_options(config, epochs=2) == {}
+    by_epoch = tmp_path / "by_epoch.py"
+    by_epoch.write_text(config.read_text().replace(
+        "train_cfg = dict(by_epoch=False, max_iters=6)",
+        "train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=3, val_begin=4)\n"
+        "param_scheduler = [dict(type='ConstantLR', by_epoch=True, end=3)]"))
+    assert schedule_end(load_config(by_epoch)) == ("epoch", 3)
+    assert schedule_options(by_epoch, iters=300, epochs=5) == {
+        "train_cfg.max_epochs": 5, "train_cfg.val_begin": 6,
+        "param_scheduler.0.end": 5}
+    # An iteration count for an epoch loop: one clear line, before any work.
+    with pytest.raises(StadError, match="trains by epochs.*max_epochs, not "
+                                        "train_cfg.max_iters"):
+        train(by_epoch, tmp_path / "w", cfg_options={"train_cfg.max_iters": 3})
+    assert not (tmp_path / "w").exists()
+
+
+def test_use_device_puts_the_runner_on_the_device_asked_for(tmp_path):
+    import mmengine.runner.runner as runner_module
+
+    from stad_helpers.train import build_runner, use_device
+
+    before = runner_module.get_device
+    with use_device("cpu") as device:
+        assert device == "cpu" and runner_module.get_device() == "cpu"
+        runner = build_runner(_toy_config(tmp_path), tmp_path / "w")
+    assert runner_module.get_device is before  # restored
+    assert {p.device.type for p in runner.model.parameters()} == {"cpu"}

@@ -49,8 +49,9 @@ def register(sub) -> None:
                    help="write one frame per this many (default: 1)")
     p.add_argument("--output-fps", type=positive_float, default=None,
                    help="frame rate of OUT.mp4 (default: real time)")
-    p.add_argument("--device", default=None,
-                   help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where the model runs: cpu, cuda or cuda:N (default: cuda "
+                        "when torch sees a GPU, else cpu)")
     p.add_argument("--data", type=existing_dir, metavar="DIR",
                    help="the dataset the action model was trained on (--data of "
                         "`stad train action`): its classes and label names")
@@ -61,6 +62,7 @@ def register(sub) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from ..action import data_options
     from ..demo import demo
+    from ..train import resolve_device
 
     options = data_options(args.data) if args.data is not None else {}
     options.update(parse_cfg_options(args.cfg_options))
@@ -71,7 +73,7 @@ def _demo(args: argparse.Namespace) -> int:
         action_score_thr=args.action_score_thr, label_map=args.label_map,
         predict_stepsize=args.predict_stepsize,
         output_stepsize=args.output_stepsize, output_fps=args.output_fps,
-        device=args.device, cfg_options=options)
+        device=resolve_device(args.device), cfg_options=options)
     print(f"{mp4}  ({time.perf_counter() - start:.1f} s)")
     print(json_path)
     return 0

@@ -31,6 +31,14 @@ def register(sub) -> None:
     p.add_argument("--min-coverage", type=threshold, default=None, metavar="F",
                    help="with --proposals: fail if fewer annotated keyframes have "
                         "a proposal (default: the converter's, 0.9)")
+    thr = p.add_mutually_exclusive_group()
+    thr.add_argument("--action-config", type=existing_file, metavar="CONFIG",
+                     help="with --proposals: the action config that will use them; "
+                          "recall is reported at its person_det_score_thr")
+    thr.add_argument("--person-det-score-thr", type=threshold, metavar="T",
+                     help="with --proposals: report recall at this proposal score "
+                          "threshold (default: --action-config's, else "
+                          "AVADataset's 0.9)")
     p.add_argument("--source", choices=["video", "rawframes"], default="video",
                    help="read frames from the videos (default, no rawframes "
                         "needed) or from D/rawframes")
@@ -38,26 +46,40 @@ def register(sub) -> None:
                    help="drop boxes scoring below this (default: 0.05)")
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="N",
                    help="frames per forward pass (default: 8)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if "
-                                                  "available)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where the model runs: cpu, cuda or cuda:N (default: cuda "
+                        "when torch sees a GPU, else cpu)")
     p.set_defaults(func=_detect)
 
 
 def _detect(args: argparse.Namespace) -> int:
     from ..detector import detect, make_proposals
+    from ..errors import StadError
     from ..fileio import check_not_input
+    from ..train import resolve_device
+
+    if args.proposals is None and (args.action_config is not None
+                                   or args.person_det_score_thr is not None):
+        raise StadError("--action-config and --person-det-score-thr only matter "
+                        "with --proposals OUT.pkl")
 
     check_not_input([args.out, args.proposals],
                     [args.det_config, args.det_checkpoint, args.data])
     start = time.perf_counter()
     out = detect(args.det_config, args.det_checkpoint, args.data, args.out,
                  source=args.source, score_thr=args.score_thr,
-                 batch_size=args.batch_size, device=args.device)
+                 batch_size=args.batch_size, device=resolve_device(args.device))
     print(f"{out}  ({time.perf_counter() - start:.1f} s)")
     if args.proposals is not None:
-        report = make_proposals(out, args.data, args.proposals, args.min_coverage)
+        report = make_proposals(out, args.data, args.proposals, args.min_coverage,
+                                action_config=args.action_config,
+                                score_thr=args.person_det_score_thr)
         for split in ("train", "val"):
             print(f"{report[split]}  (proposals for "
                   f"{report['coverage'][split]:.1%} of "
-                  f"{report['keyframes'][split]} annotated keyframes)")
+                  f"{report['keyframes'][split]} annotated keyframes; "
+                  f"{report['recall'][split]:.1%} of the annotated people keep one "
+                  f"at score >= {report['score_thr']:g})")
+        print(f"recall measured at {report['score_thr']:g}: "
+              f"{report['score_thr_source']}")
     return 0

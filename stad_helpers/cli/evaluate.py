@@ -40,16 +40,21 @@ def register(sub) -> None:
     p.add_argument("--predictions", type=existing_file, metavar="PKL",
                    help="score these saved predictions instead of running the model")
     add_cfg_options(p, help="override config settings (MMEngine's syntax)")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where the model runs: cpu, cuda or cuda:N (default: cuda "
+                        "when torch sees a GPU, else cpu)")
     p.set_defaults(func=_evaluate)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate
+    from ..train import use_device
 
-    result = evaluate(args.config, args.checkpoint, args.data, args.out_dir,
-                      cfg_options=parse_cfg_options(args.cfg_options),
-                      det_results=args.det_results, det_anno=args.det_anno,
-                      predictions=args.predictions)
+    with use_device(args.device):
+        result = evaluate(args.config, args.checkpoint, args.data, args.out_dir,
+                          cfg_options=parse_cfg_options(args.cfg_options),
+                          det_results=args.det_results, det_anno=args.det_anno,
+                          predictions=args.predictions)
     names = ("det_ap50", "frame_map", "video_map_0.2", "video_map_0.5")
     print("  ".join(f"{k} {result.metrics[k]:.3f}" for k in names
                     if k in result.metrics))

@@ -7,7 +7,14 @@ from ._common import existing_dir, existing_file, nonnegative_int
 
 def register(sub) -> None:
     p = sub.add_parser("run-all", help="run the whole tutorial end to end")
-    p.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--profile", choices=("cpu", "gpu"), default="cpu",
+                   help="the models: cpu = slim models trained from scratch; gpu "
+                        "= the original tutorial's R50 models with pretrained "
+                        "weights (default: cpu)")
+    p.add_argument("--device", metavar="DEVICE",
+                   help="where the models run: cpu, cuda or cuda:N (default: cuda "
+                        "when torch sees a GPU, else cpu); either profile runs on "
+                        "either")
     p.add_argument("--data", type=existing_dir,
                    help="MultiSports-layout folder (default: synthetic)")
     p.add_argument("--work-dir", default="work_dirs/tutorial",
@@ -24,7 +31,8 @@ def _run(args) -> int:
     from ..pipeline import format_summary, run_all
 
     result = run_all(profile=args.profile, data=args.data, work_dir=args.work_dir,
-                     demo_video=args.demo_video, seed=args.seed)
+                     demo_video=args.demo_video, seed=args.seed,
+                     device=args.device)
     print(format_summary(result))
     print(f"summary: {result.work_dir / 'summary.json'}")
     return 0
