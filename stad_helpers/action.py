@@ -441,12 +441,12 @@ def start_checkpoint(cfg, config: str | os.PathLike,
     As `stad_helpers.train.train` chooses it: with `resume` the work dir's last
     checkpoint when there is one, else `load_from`.
     """
-    from .train import default_work_dir
+    from .train import default_work_dir, read_last_checkpoint
 
     work = Path(work_dir or cfg.get("work_dir") or default_work_dir(config))
-    last = work / "last_checkpoint"
-    if resume and last.is_file():
-        return last.read_text().strip(), False
+    last = read_last_checkpoint(work) if resume else None
+    if last is not None:
+        return os.fspath(last), False
     start = cfg.get("load_from")
     return (os.fspath(start) if start else None), True
 
