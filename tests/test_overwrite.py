@@ -308,3 +308,19 @@ def test_run_all_never_writes_into_a_user_folder(tmp_path):
     with pytest.raises(StadError, match="was not made by stad"):
         run_all("cpu", work_dir=user)
     assert _snapshot(tmp_path) == before
+
+
+def test_proposals_never_replace_their_detections(tmp_path):
+    import pickle
+
+    from stad_helpers.convert import proposals
+    from stad_helpers.data import make_synthetic_dataset
+
+    gt = make_synthetic_dataset(tmp_path / "d", videos=2, frames=24,
+                                write_videos=False, progress=False)
+    det = tmp_path / "p_train.pkl"  # OUT p.pkl would write p_train.pkl over it
+    det.write_bytes(pickle.dumps([]))
+    before = _snapshot(tmp_path)
+    with pytest.raises(StadError, match="is also an input"):
+        proposals(det, gt, tmp_path / "p.pkl", min_coverage=0)
+    assert _snapshot(tmp_path) == before

@@ -51,7 +51,7 @@ import numpy as np
 from ..data.gt import MultiSportsGT
 from ..data.safe_pickle import safe_load
 from ..errors import StadError
-from ..fileio import dump_pickle
+from ..fileio import check_not_input, dump_pickle
 from ._common import as_gt, split_output
 
 SPLITS = {"train": "train", "val": "test"}  # output suffix -> GT split
@@ -94,6 +94,7 @@ def proposals(
     results = _load_results(det_results)
     gt = as_gt(gt)
     targets = {s: Path(split_output(out_pkl, ".pkl", s)) for s in SPLITS}
+    check_not_input(targets.values(), [source, gt.source])  # never over an input
     split_of = {v: s for s in SPLITS for v in gt.split_videos(SPLITS[s])}
 
     by_split: dict[str, dict[str, np.ndarray]] = {s: {} for s in SPLITS}
