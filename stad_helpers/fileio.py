@@ -65,12 +65,14 @@ def atomic_open(dest: str | os.PathLike, mode: str = "w",
 
 
 def dump_json(obj: Any, dest: str | os.PathLike, **kwargs: Any) -> Path:
+    """`json.dump(obj, ..., **kwargs)` into `dest`, whole or not at all; return it."""
     with atomic_open(dest, "w") as fh:
         json.dump(obj, fh, **kwargs)
     return Path(dest)
 
 
 def dump_pickle(obj: Any, dest: str | os.PathLike) -> Path:
+    """Pickle `obj` (highest protocol) into `dest`, whole or not at all; return it."""
     with atomic_open(dest, "wb") as fh:
         pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return Path(dest)
