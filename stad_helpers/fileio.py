@@ -154,8 +154,8 @@ def check_output_dir(path: str | os.PathLike, *, kind: str,
     """Check that `path` may become an output folder of `kind`; write nothing.
 
     Allowed: a missing path, an empty folder (or one holding only empty folders),
-    or a folder holding `OUTPUT_MARKER`
-    (or one that `legacy(path)` recognizes as written by an earlier version). With
+    or a folder holding `OUTPUT_MARKER` (or one that `legacy(path)` recognizes as
+    written by an earlier version, before folders were marked). With
     `replace` (the writer replaces the folder whole) a marked, non-empty folder
     also needs `overwrite`; without it (the writer adds to the folder) it must be
     of the same `kind`. Refused with a `StadError`, `overwrite` or not: a plain

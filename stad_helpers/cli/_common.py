@@ -30,6 +30,7 @@ class StadParser(argparse.ArgumentParser):
     have them parse as usual, and each leaf parser (which the subcommand action
     hands the rest of the command line to, through `parse_known_args`) parses
     intermixed. Subparsers inherit this class (argparse's default `parser_class`).
+    Public argparse API only; checked on Python 3.10 to 3.13.
     """
 
     def __init__(self, *args, **kwargs) -> None:
