@@ -11,7 +11,7 @@ STAMP := $(VENV)/.stad-bootstrapped
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml tools/bootstrap.py
+$(STAMP): pyproject.toml requirements/lock.txt tools/bootstrap.py
 	$(PYTHON) tools/bootstrap.py --venv $(VENV)
 	touch $(STAMP)
 
