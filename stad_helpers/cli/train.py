@@ -77,11 +77,10 @@ def _fetch_weights(args: argparse.Namespace) -> None:
 
     from ..train import default_work_dir
     from ..weights import preflight
-    from ._common import parse_cfg_options as parse
 
     if os.environ.get("LOCAL_RANK", "0") != "0":
         return  # under torchrun, each machine's first process fetches
-    options = parse(args.cfg_options)
+    options = parse_cfg_options(args.cfg_options)
     work = Path(args.work_dir or default_work_dir(args.config))
     if args.resume and (work / "last_checkpoint").is_file():
         options["load_from"] = None
