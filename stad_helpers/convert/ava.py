@@ -25,10 +25,11 @@ import csv
 import io
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from ..data.gt import MultiSportsGT
+from ..data.gt import BoxTable, MultiSportsGT
 from ..fileio import atomic_open
 from . import _text
 from ._common import as_gt
@@ -56,14 +57,10 @@ def ava(gt: MultiSportsGT | str | os.PathLike,
 
 def ava_csv_text(gt: MultiSportsGT, videos: list[str]) -> list[bytes]:
     """The CSV parse_anno.py writes for `videos` (rows end with '\\r\\n'), in pieces."""
-    table = gt.box_table(videos)
-    size = np.array([(w, h, w, h) for h, w in (gt.resolution[v] for v in videos)],
-                    np.float64).reshape(-1, 4)
-    pixels, is32 = _pixels(gt, videos, table)
-    boxes = pixels / size[table.video]
-    boxes[is32] = boxes[is32].astype(np.float32)  # upstream's in-place float32 division
+    rows = ava_rows(gt, videos)
+    table, boxes, is32 = rows.table, rows.boxes, rows.is32
     fields: list[_text.Field] = [
-        _text.Pick([_csv_field(v + ".mp4") + "," for v in videos], table.video),
+        _text.Pick([name + "," for name in rows.names], table.video),
         _text.Int(table.frame),
     ]
     for k in range(4):
@@ -71,6 +68,26 @@ def ava_csv_text(gt: MultiSportsGT, videos: list[str]) -> list[bytes]:
     fields += [_text.Lit(","), _text.Int(table.label), _text.Lit(","),
                _text.Int(table.tube), _text.Lit("\r\n")]
     return _text.render(len(table), fields)
+
+
+class AvaRows(NamedTuple):
+    """The values of the CSV rows, before formatting."""
+
+    names: list[str]  # per video: 'sport/video.mp4' as csv.writer writes it
+    table: BoxTable  # video index, frame, label, tube (entity id) per row
+    boxes: np.ndarray  # (N, 4) float64: x1, y1, x2, y2 divided by the frame size
+    is32: np.ndarray  # (N,) bool: the row's tube is float32 (`boxes` holds float32s)
+
+
+def ava_rows(gt: MultiSportsGT, videos: list[str]) -> AvaRows:
+    """The rows parse_anno.py writes for `videos`, with its float32 arithmetic."""
+    table = gt.box_table(videos)
+    size = np.array([(w, h, w, h) for h, w in (gt.resolution[v] for v in videos)],
+                    np.float64).reshape(-1, 4)
+    pixels, is32 = _pixels(gt, videos, table)
+    boxes = pixels / size[table.video]
+    boxes[is32] = boxes[is32].astype(np.float32)  # upstream's in-place float32 division
+    return AvaRows([_csv_field(v + ".mp4") for v in videos], table, boxes, is32)
 
 
 def _pixels(gt: MultiSportsGT, videos: list[str],

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -46,6 +47,47 @@ def coco_json(gt: MultiSportsGT, videos: list[str]) -> list[bytes]:
 
     As a list of pieces to write in order (see `_text.render`).
     """
+    rows = coco_rows(gt, videos)
+    # '{"file_name": "sport/video/00017.jpg", "height": 720, "width": 1280, "id": 0}'
+    heads, tails = [], []
+    for v in videos:
+        h, w = gt.resolution[v]
+        heads.append('{"file_name": "' + json.dumps(v)[1:-1] + "/")
+        tails.append(f'.jpg", "height": {int(h)}, "width": {int(w)}, "id": ')
+    images = _text.render(len(rows.image_video), [
+        _text.Lit(", "), _text.Pick(heads, rows.image_video),
+        _text.Int(rows.image_frame, zero_pad=5), _text.Pick(tails, rows.image_video),
+        _text.Int(np.arange(len(rows.image_video))), _text.Lit("}"),
+    ])
+    area, x1, y1, bw, bh = rows.numbers.T
+    annotations = _text.render(len(rows.box_image), [
+        _text.Lit(', {"area": '), _text.Repr(area),
+        _text.Lit(', "image_id": '), _text.Int(rows.box_image),
+        _text.Lit(', "bbox": ['), _text.Repr(x1), _text.Lit(", "), _text.Repr(y1),
+        _text.Lit(", "), _text.Repr(bw), _text.Lit(", "), _text.Repr(bh),
+        _text.Lit('], "category_id": 0, "iscrowd": 0, "id": '),
+        _text.Int(np.arange(len(rows.box_image))), _text.Lit("}"),
+    ])
+    # Every row starts with ', '; the first row of a list must not.
+    for pieces in (images, annotations):
+        if pieces:
+            pieces[0] = pieces[0][2:]
+    return [b'{"images": [', *images, b'], "annotations": [', *annotations,
+            b'], "categories": ', json.dumps(CATEGORIES).encode(), b"}"]
+
+
+class CocoRows(NamedTuple):
+    """The numbers of a COCO file, in upstream's order (image ids and box ids are
+    the row numbers)."""
+
+    image_video: np.ndarray  # (I,) int: index into `videos` of each image
+    image_frame: np.ndarray  # (I,) int: its 1-based frame number
+    box_image: np.ndarray  # (B,) int: the image id of each box
+    numbers: np.ndarray  # (B, 5) float32: area, x, y, w, h in pixels
+
+
+def coco_rows(gt: MultiSportsGT, videos: list[str]) -> CocoRows:
+    """Images and boxes of `videos` in the order `generate_mmdet_anno.py` writes."""
     table = gt.box_table(videos)
     video, frame, xyxy = table.video, table.frame, table.xyxy
     idle = _idle_rows(gt.extra.get("idle_tubes") or {}, videos)
@@ -65,39 +107,14 @@ def coco_json(gt: MultiSportsGT, videos: list[str]) -> list[bytes]:
     image_of_row = rank[inverse.ravel()]
     first_rows = first[image_order]
 
-    # '{"file_name": "sport/video/00017.jpg", "height": 720, "width": 1280, "id": 0}'
-    heads, tails = [], []
-    for v in videos:
-        h, w = gt.resolution[v]
-        heads.append('{"file_name": "' + json.dumps(v)[1:-1] + "/")
-        tails.append(f'.jpg", "height": {int(h)}, "width": {int(w)}, "id": ')
-    img_video = video[first_rows]
-    images = _text.render(len(first_rows), [
-        _text.Lit(", "), _text.Pick(heads, img_video),
-        _text.Int(frame[first_rows], zero_pad=5), _text.Pick(tails, img_video),
-        _text.Int(np.arange(len(first_rows))), _text.Lit("}"),
-    ])
-
-    # Annotations grouped by image, original order within an image; float32
+    # Boxes grouped by image, original order within an image; float32
     # arithmetic like upstream, whose numpy scalars json writes as float64.
     order = np.argsort(image_of_row, kind="stable")
     boxes = xyxy[order]
     x1, y1 = boxes[:, 0], boxes[:, 1]
     bw, bh = boxes[:, 2] - x1, boxes[:, 3] - y1
-    annotations = _text.render(len(order), [
-        _text.Lit(', {"area": '), _text.Repr(bw * bh),
-        _text.Lit(', "image_id": '), _text.Int(image_of_row[order]),
-        _text.Lit(', "bbox": ['), _text.Repr(x1), _text.Lit(", "), _text.Repr(y1),
-        _text.Lit(", "), _text.Repr(bw), _text.Lit(", "), _text.Repr(bh),
-        _text.Lit('], "category_id": 0, "iscrowd": 0, "id": '),
-        _text.Int(np.arange(len(order))), _text.Lit("}"),
-    ])
-    # Every row starts with ', '; the first row of a list must not.
-    for rows in (images, annotations):
-        if rows:
-            rows[0] = rows[0][2:]
-    return [b'{"images": [', *images, b'], "annotations": [', *annotations,
-            b'], "categories": ', json.dumps(CATEGORIES).encode(), b"}"]
+    return CocoRows(video[first_rows], frame[first_rows], image_of_row[order],
+                    np.column_stack([bw * bh, x1, y1, bw, bh]))
 
 
 def _idle_rows(idle_tubes: dict, videos: list[str]):
