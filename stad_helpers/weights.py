@@ -375,6 +375,21 @@ def preflight(
     return out
 
 
+def local_checkpoint(value: str | os.PathLike, where: str = "--checkpoint",
+                     download: bool = True, progress: bool = True) -> str:
+    """A checkpoint argument as a local file: a URL or `open-mmlab://`-style alias
+    is resolved, cached and checked as `preflight` does (offline: one-line
+    `StadError` with the fix); anything else is returned as given. `where` names the
+    argument in messages. For commands that take `--checkpoint URL`, as the original
+    tutorial's demo does."""
+    text = os.fspath(value)
+    target = resolve(text)
+    if not target.startswith(("http://", "https://")):
+        return target
+    return str(ensure(RemoteWeights(target, text, where), download=download,
+                      progress=progress))
+
+
 def cached_report(
     weights: Iterable[RemoteWeights], cache: str | os.PathLike | None = None,
 ) -> list[tuple[RemoteWeights, bool]]:

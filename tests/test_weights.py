@@ -235,6 +235,18 @@ def test_fetch_from_a_folder_checks_and_copies(torch_home, tmp_path):
         weights.fetch([missing], from_dir=stick, download=False, progress=False)
 
 
+def test_a_checkpoint_argument_by_url_becomes_the_cached_file(server, torch_home,
+                                                              tmp_path):
+    (name, data), = server.files.items()
+    local = weights.local_checkpoint(server.base + name, progress=False)
+    assert local == str(torch_home / name)
+    assert (torch_home / name).read_bytes() == data
+    assert weights.local_checkpoint(tmp_path / "mine.pth") == str(tmp_path / "mine.pth")
+    url = f"http://127.0.0.1:{_closed_port()}/ckpt-1234abcd.pth"
+    with pytest.raises(StadError, match=r"cannot download .* \(--checkpoint\)"):
+        weights.local_checkpoint(url, progress=False)
+
+
 def test_corrupt_cache_entry_is_replaced(server, torch_home):
     (name, data), = server.files.items()
     torch_home.mkdir(parents=True)
