@@ -52,8 +52,8 @@ test-gpu: setup
 	  $(GPU_ENV) $(BIN)/papermill --cwd notebooks "$$nb" \
 	    "$(GPU_WORK_DIR)/executed/$$(basename "$$nb")" || exit 1; \
 	done
-	$(BIN)/stad run-all --profile $(GPU_PROFILE) --work-dir $(GPU_WORK_DIR) \
-	  $(if $(GPU_DATA),--data $(GPU_DATA))
+	$(BIN)/stad run-all --profile $(GPU_PROFILE) --device $(GPU_DEVICE) \
+	  --work-dir $(GPU_WORK_DIR) $(if $(GPU_DATA),--data $(GPU_DATA))
 
 # Headless Chromium for the rendering tests (Debian packages). Installed when we
 # can (root + apt-get); otherwise those tests skip and say why.
