@@ -273,6 +273,17 @@ def test_cli_fetch_list_and_offline_train(server, torch_home, tmp_path, capsys):
                  str(config)]) == 0
     assert f"cached  {name}" in capsys.readouterr().out
 
+    # From a folder you brought, never the network (the server is not asked).
+    (torch_home / name).unlink()
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    (stick / name).write_bytes(data)
+    assert main(["weights", "fetch", "--profile", "cpu", "--config", str(config),
+                 "--from", str(stick), "--no-download"]) == 0
+    assert (torch_home / name).read_bytes() == data
+    assert len(server.requests) == 1
+    capsys.readouterr()
+
     # `stad train` resolves the weights before anything else: offline, one line.
     det = ROOT / "configs" / "det"
     slim = next(det.glob("faster-rcnn_r18-slim_*.py"))
