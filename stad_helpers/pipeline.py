@@ -45,7 +45,8 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 # What each profile trains. The CPU profile learns the synthetic dataset from
 # scratch with slim models; the GPU profile is the tutorial's own models, which
-# start from pretrained weights (downloaded by MMEngine, so it needs internet).
+# start from pretrained weights (`stad_helpers.weights`: fetched into torch's cache
+# before any stage runs, or beforehand with `stad weights fetch [--from DIR]`).
 # Config files are found by pattern so that a retuned schedule (which renames the
 # file, e.g. `-600it_`) needs no code change; each pattern must match one file.
 PROFILES: dict[str, dict[str, str]] = {
