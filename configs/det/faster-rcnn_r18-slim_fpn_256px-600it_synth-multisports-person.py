@@ -7,9 +7,9 @@
 #       configs/det/faster-rcnn_r18-slim_fpn_256px-600it_synth-multisports-person.py
 #
 # Same model family and data layout as the tutorial's
-# `faster-rcnn_r50-caffe_fpn_ms-1x_multisports-person.py`; what differs: a
-# ResNet-18 with a quarter of the channels (16/32/64/128), a 32-channel FPN and
-# small heads, no pretrained weights, 256 px inputs, 600 iterations with a cosine
+# `faster-rcnn_r50-caffe_fpn_coco-person-pretrained_ms-2e_multisports-person.py`;
+# what differs: a ResNet-18 with a quarter of the channels (16/32/64/128), a
+# 32-channel FPN and small heads, no pretrained weights, 256 px inputs, 600 iterations with a cosine
 # learning rate. `stad train det ... --cfg-options train_cfg.max_iters=N` ends the
 # cosine at N too (`max_iters` below is read once, when this file is loaded).
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
