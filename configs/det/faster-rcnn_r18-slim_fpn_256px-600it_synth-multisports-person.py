@@ -10,8 +10,9 @@
 # `faster-rcnn_r50-caffe_fpn_coco-person-pretrained_ms-2e_multisports-person.py`;
 # what differs: a ResNet-18 with a quarter of the channels (16/32/64/128), a
 # 32-channel FPN and small heads, no pretrained weights, 256 px inputs, 600
-# iterations with a cosine learning rate. `stad train det ... --cfg-options train_cfg.max_iters=N` ends the
-# cosine at N too (`max_iters` below is read once, when this file is loaded).
+# iterations with a cosine learning rate. `stad train det ... --cfg-options
+# train_cfg.max_iters=N` ends the cosine at N too (`max_iters` below is read
+# once, when this file is loaded).
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
 data_root = 'data/multisports/'
