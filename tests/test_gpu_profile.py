@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _action_data import GPU_ACTION_CONFIG, tiny_dataset
-from _paths import ROOT
+from _action_data import tiny_dataset
 
 from stad_helpers.errors import StadError
 
@@ -151,9 +150,10 @@ def test_gpu_action_detector_fine_tunes_from_the_multisports_checkpoint(
     from mmengine.registry import DATASETS, DefaultScope
 
     from stad_helpers.action import action_options, train_action
+    from stad_helpers.pipeline import profile_configs
     from stad_helpers.train import check_checkpoint, load_config
 
-    config = ROOT / GPU_ACTION_CONFIG
+    config = profile_configs("gpu")["action_config"]
     url, start = _stand_in(config, "mmaction", hub_cache, seed=2,
                            shift="backbone.conv1.conv.weight")
     assert url.endswith("multisports-rgb_20230320-a1ca5e76.pth")
