@@ -250,6 +250,34 @@ def checksum_problem(w: RemoteWeights, path: str | os.PathLike,
     return None
 
 
+def load_problem(path: str | os.PathLike) -> str | None:
+    """None when `path` loads with torch's `weights_only=True` (tensors, plain
+    Python values and the MMEngine types `compat` allows), else why not.
+
+    MMEngine loads a URL's cached file with `weights_only=False` (torch hub's
+    default), i.e. it unpickles anything; files from a folder somebody brought are
+    checked this way before they enter the cache.
+    """
+    import mmengine.runner.checkpoint  # noqa: F401 (installs compat's allowlist)
+    import torch
+
+    try:
+        try:
+            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            torch.load(path, map_location="cpu", weights_only=True)  # legacy format
+    except Exception as exc:  # noqa: BLE001 - anything refused is reported
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if unsupported:
+            return f"it holds {unsupported.group(1)}, not only tensors and values"
+        first = (text.strip().splitlines() or [""])[0][:160]
+        return f"{type(exc).__name__}: {first}"
+    return None
+
+
 def _copy(src: Path, dest: Path, progress: bool) -> None:
     """Copy `src` to `dest` whole or not at all, with a progress bar."""
     from tqdm.auto import tqdm
@@ -281,12 +309,13 @@ def ensure(
     """Make `w` present and checked in the cache; return its cached path.
 
     In order: the cached file (checked; a corrupt one is replaced, or reported
-    when nothing could replace it),
-    a file of that name in `from_dir` (anywhere below it; checked, then copied
-    atomically), a download (resumable, progress bar, checked; a bad download is
-    removed). Raises `StadError` in one line: offline or `download=False` with
-    nothing found (naming the URL and how to fix it), a file in `from_dir` or a
-    download whose SHA-256 does not match its name.
+    when nothing could replace it), a file of that name in `from_dir` (anywhere
+    below it; its checksum checked and that it loads as plain weights,
+    `load_problem`; then copied atomically), a download (resumable, progress bar,
+    checked; a bad download is removed). Raises `StadError` in one line: offline
+    or `download=False` with nothing found (naming the URL and how to fix it), a
+    file in `from_dir` or a download whose SHA-256 does not match its name, a file
+    in `from_dir` that does not load as plain weights.
     """
     from .data.download import download as http_download
 
@@ -310,6 +339,11 @@ def ensure(
             problem = checksum_problem(w, found, progress)
             if problem:
                 raise StadError(problem, found)
+            problem = load_problem(found)
+            if problem:
+                raise StadError(f"refused: it does not load as plain weights "
+                                f"({problem}); if you trust where it comes from, "
+                                f"copy it to {cache} yourself", found)
             _copy(found, dest, progress)
             return dest
     if not download:

@@ -247,6 +247,33 @@ def test_a_checkpoint_argument_by_url_becomes_the_cached_file(server, torch_home
         weights.local_checkpoint(url, progress=False)
 
 
+class _Payload:
+    """Not a tensor nor a plain value: torch's weights_only loading refuses it."""
+
+
+def test_a_brought_file_that_is_not_plain_weights_is_refused(torch_home, tmp_path):
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"state_dict": {}, "meta": _Payload()}, buf)
+    data = buf.getvalue()
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    name = _named("model", data)  # the checksum in its name matches
+    (stick / name).write_bytes(data)
+    w = weights.RemoteWeights(f"http://127.0.0.1:{_closed_port()}/{name}", "x", "x")
+    with pytest.raises(StadError, match="refused: it does not load as plain "
+                                        "weights .*copy it to") as info:
+        weights.fetch([w], from_dir=stick, download=False, progress=False)
+    assert "\n" not in str(info.value) and "_Payload" in str(info.value)
+    assert not (torch_home / name).exists()
+    # A real checkpoint (tensors, plain values) passes.
+    assert weights.load_problem(stick / name) is not None
+    good = tmp_path / "good.pth"
+    good.write_bytes(_payload())
+    assert weights.load_problem(good) is None
+
+
 def test_corrupt_cache_entry_is_replaced(server, torch_home):
     (name, data), = server.files.items()
     torch_home.mkdir(parents=True)
