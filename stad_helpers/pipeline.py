@@ -12,8 +12,9 @@ profile runs on either device.
 
 A stage is up to date only when its manifest, `<work_dir>/stages/<stage>.json`
 (`stad_helpers.manifest`), says it finished from the same inputs (content
-fingerprints: config files, data, checkpoints, the demo video), with the same
-settings (profile, config options, seed, thresholds; not the device), and its
+fingerprints: data, checkpoints, the demo video), with the same settings (profile,
+the configs as MMEngine reads them, config options, seed, thresholds; not the
+device), and its
 outputs are still what it wrote. Anything else reruns it, and every later stage
 that reads its outputs reruns because its inputs changed. A training stage is
 done only when its checkpoint reached the end of the schedule; one that was
@@ -28,6 +29,7 @@ notebook teaches, after what it needs).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -183,6 +185,7 @@ class Tutorial:
         self.seconds: dict[str, float] = {}
         self.skipped: list[str] = []
         self._score_thr: float | None = None
+        self._digests: dict[tuple, str] = {}
         self.stages = {s.name: s for s in self._stages()}
 
     # ---- paths ---------------------------------------------------------------
@@ -287,6 +290,12 @@ class Tutorial:
         def act_ckpt() -> dict[str, Path]:
             return {"action_checkpoint": self._checkpoint_or_none(self.action_dir)}
 
+        def det_model() -> dict[str, str]:
+            return {**models, "det_config": self.config_digest("det_config")}
+
+        def act_model() -> dict[str, str]:
+            return {**models, "action_config": self.config_digest("action_config")}
+
         return [
             Stage("dataset", lambda resume: self._make_data(),
                   outputs=lambda: {**gt, **videos,
@@ -305,22 +314,19 @@ class Tutorial:
                   lambda resume: detector.train_detector(
                       cfg["det_config"], self.data_root, self.det_dir, resume=resume,
                       cfg_options=det_opts),
-                  inputs=lambda: {"det_config": cfg["det_config"], **det_json,
-                                  "rawframes": self.rawframes_dir},
+                  inputs=lambda: {**det_json, "rawframes": self.rawframes_dir},
                   outputs=det_ckpt,
-                  settings=lambda: {**models, "det_options": det_opts},
+                  settings=lambda: {**det_model(), "det_options": det_opts},
                   training=lambda: (cfg["det_config"], det_opts)),
             Stage("detect",
                   lambda resume: detector.detect(
                       cfg["det_config"], self.det_checkpoint(), self.data_root,
                       self.det_results, progress=self.progress, device=self.device),
-                  inputs=lambda: {"det_config": cfg["det_config"], **det_ckpt(),
-                                  **gt, **videos},
+                  inputs=lambda: {**det_ckpt(), **gt, **videos},
                   outputs=lambda: {"det_results": self.det_results},
-                  settings=lambda: models),
+                  settings=det_model),
             Stage("proposals", lambda resume: self._proposals(),
-                  inputs=lambda: {"det_results": self.det_results, **gt,
-                                  "action_config": cfg["action_config"]},
+                  inputs=lambda: {"det_results": self.det_results, **gt},
                   outputs=lambda: props,
                   settings=lambda: {"min_coverage": self.min_coverage,
                                     "person_det_score_thr":
@@ -331,28 +337,40 @@ class Tutorial:
                   lambda resume: action.train_action(
                       cfg["action_config"], self.data_root, self.action_dir,
                       resume=resume, cfg_options=act_opts),
-                  inputs=lambda: {"action_config": cfg["action_config"], **props,
-                                  **csvs, **gt, **videos},
+                  inputs=lambda: {**props, **csvs, **gt, **videos},
                   outputs=act_ckpt,
-                  settings=lambda: {**models, "action_options": act_opts},
+                  settings=lambda: {**act_model(), "action_options": act_opts},
                   training=lambda: (cfg["action_config"], act_opts)),
             Stage("evaluate", lambda resume: self._evaluate(),
-                  inputs=lambda: {"action_config": cfg["action_config"],
-                                  **act_ckpt(), "det_results": self.det_results,
+                  inputs=lambda: {**act_ckpt(), "det_results": self.det_results,
                                   "det_anno_val": det_json["det_anno_val"],
                                   "proposals_val": props["proposals_val"],
                                   "ava_val": csvs["ava_val"], **gt, **videos},
                   outputs=lambda: {"metrics": self.eval_dir / "metrics.json"},
-                  settings=lambda: {**models, "action_options": act_opts}),
+                  settings=lambda: {**act_model(), "action_options": act_opts}),
             Stage("demo", lambda resume: self._demo(),
-                  inputs=lambda: {"video": self.demo_input(),
-                                  "action_config": cfg["action_config"],
-                                  **act_ckpt(), "det_config": cfg["det_config"],
+                  inputs=lambda: {"video": self.demo_input(), **act_ckpt(),
                                   **det_ckpt(), **gt},
                   outputs=lambda: {"demo": self.demo_mp4,
                                    "demo_json": self.demo_mp4.with_suffix(".json")},
-                  settings=lambda: {**models, "action_options": act_opts}),
+                  settings=lambda: {**act_model(), **det_model(),
+                                    "action_options": act_opts}),
         ]
+
+    def config_digest(self, key: str) -> str:
+        """SHA-256 of a profile config as MMEngine reads it (`_base_` files merged
+        in, comments gone): a stage's outputs depend on what the config says, not
+        on how its file is written. Recomputed when the file changes."""
+        from .train import load_config
+
+        path = self.configs[key]
+        st = path.stat()
+        cache_key = (key, str(path), st.st_mtime_ns, st.st_size)
+        if cache_key not in self._digests:
+            text = json.dumps(load_config(path).to_dict(), sort_keys=True,
+                              default=_plain)
+            self._digests[cache_key] = hashlib.sha256(text.encode()).hexdigest()
+        return self._digests[cache_key]
 
     def _data_settings(self) -> dict[str, Any]:
         if self.user_data:
@@ -656,6 +674,13 @@ def _tutorial_layout(work_dir: Path) -> bool:
     """True for a `run_all` work dir written before output folders were marked."""
     names = {p.name for p in work_dir.iterdir() if not p.name.startswith(".")}
     return names <= {"data", "det", "action", "eval", "demo", "stages", "summary.json"}
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what a config holds beyond JSON's types (never a memory address)."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 def _read_metrics(path: Path) -> dict[str, float]:

@@ -149,8 +149,8 @@ def test_first_run_runs_every_stage_and_an_unchanged_one_nothing(rec, tmp_path):
     assert record["status"] == "done" and record["device"] == "cpu"
     assert record["settings"]["profile"] == "cpu"
     assert record["paths"]["det_checkpoint"].startswith("det/")  # relative
-    assert set(record["inputs"]) == {"det_config", "det_anno_train", "det_anno_val",
-                                     "rawframes"}
+    assert set(record["inputs"]) == {"det_anno_train", "det_anno_val", "rawframes"}
+    assert set(record["settings"]) == {"profile", "det_config", "det_options"}
 
 
 def test_notebooks_reuse_what_earlier_ones_made(rec, tmp_path):
@@ -165,7 +165,7 @@ def test_switching_profile_reruns_the_models_not_the_data(rec, tmp_path):
     tutorial(tmp_path / "w").ensure("demo")
     rec.ran()
     gpu = tutorial(tmp_path / "w", profile="gpu")
-    assert gpu.why_stale("train_det").startswith("settings changed: profile")
+    assert gpu.why_stale("train_det") == "settings changed: det_config, profile"
     gpu.ensure("demo")
     assert rec.ran() == AFTER_DET
     assert rec.preflights[-1] == [gpu.configs["det_config"].name,
@@ -191,6 +191,31 @@ def test_changing_an_option_reruns_the_stages_it_affects(rec, tmp_path):
     tutorial(tmp_path / "w", cfg_options=longer,
              schedule={"det": {"iters": 7}}).ensure("demo")
     assert rec.ran() == []
+
+
+def test_a_config_edit_reruns_what_it_changes_not_a_comment(rec, tmp_path):
+    det = pipeline.profile_configs("cpu")["det_config"]
+    mine = tmp_path / det.name
+    shutil.copy(det, mine)
+
+    def with_my_config():
+        t = tutorial(tmp_path / "w")
+        t.configs["det_config"] = mine
+        return t
+
+    with_my_config().ensure("demo")
+    rec.ran()
+    mine.write_text(mine.read_text() + "\n# a note of mine\n")
+    with_my_config().ensure("demo")
+    assert rec.ran() == []
+    text = mine.read_text()
+    assert "max_iters = 600" in text
+    mine.write_text(text.replace("max_iters = 600", "max_iters = 500"))
+    t = with_my_config()
+    assert t.why_stale("train_det") == "settings changed: det_config"
+    t.ensure("demo")
+    assert rec.ran() == AFTER_DET
+    assert t.det_checkpoint().name == "iter_500.pth"
 
 
 def test_replacing_the_data_reruns_everything_made_from_it(rec, tmp_path):

@@ -83,7 +83,7 @@ def test_a_changed_input_reruns_what_depends_on_it(tiny_run, tmp_path):
     assert tutorial.why_stale("ava") == "outputs missing: ava_train"
     assert tutorial.up_to_date("detect")
     tutorial.ensure("ava")
-    assert tutorial.seconds["ava"] > 0 and "detect" in tutorial.skipped
+    assert "ava" not in tutorial.skipped and "detect" in tutorial.skipped
     # The csv came back as it was: nothing after it needs to run again.
     assert tutorial.plan("demo") == []
 
