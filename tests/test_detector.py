@@ -274,10 +274,13 @@ def test_killed_training_resumes_from_its_last_checkpoint(tiny_data, tmp_path):
 def test_checkpoint_of_another_model_is_a_clear_error(tiny_data, tiny_ckpt, tmp_path):
     from stad_helpers.detector import train_detector
 
+    # The R50 trains by epochs: a max_iters would be refused first.
+    r50_quick = {**{k: v for k, v in QUICK.items() if k != "train_cfg.max_iters"},
+                 "train_cfg.max_epochs": 1}
     # Fine-tuning the R50 detector from the slim detector's weights.
     with pytest.raises(StadError, match="does not match the model") as err:
         train_detector(R50, data_root=tiny_data, work_dir=tmp_path / "a",
-                       cfg_options={**QUICK, "load_from": str(tiny_ckpt)})
+                       cfg_options={**r50_quick, "load_from": str(tiny_ckpt)})
     assert str(tiny_ckpt) in str(err.value) and R50.name in str(err.value)
 
     # Resuming a work dir whose last checkpoint is of another config.
@@ -286,7 +289,7 @@ def test_checkpoint_of_another_model_is_a_clear_error(tiny_data, tiny_ckpt, tmp_
     (work / "last_checkpoint").write_text(str(tiny_ckpt))
     with pytest.raises(StadError, match="does not match the model"):
         train_detector(R50, data_root=tiny_data, work_dir=work, resume=True,
-                       cfg_options=QUICK)
+                       cfg_options=r50_quick)
 
     # Something that is no checkpoint at all.
     junk = tmp_path / "junk.pth"
