@@ -177,6 +177,10 @@ class Tutorial:
             if kind not in ("det", "action"):
                 raise StadError(f"schedule: unknown model {kind!r}; expected det "
                                 "or action")
+            unknown = set(lengths or {}) - {"iters", "epochs"}
+            if unknown:
+                raise StadError(f"schedule[{kind!r}]: unknown {sorted(unknown)}; "
+                                "expected iters and/or epochs")
             config = self.configs[f"{kind}_config"]
             self.cfg_options.setdefault(kind, {}).update(
                 schedule_options(config, **(lengths or {})))

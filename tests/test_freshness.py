@@ -379,6 +379,20 @@ def test_cuda_asked_for_without_a_gpu_is_a_clear_error(tmp_path):
         Tutorial(work_dir=tmp_path, device="tpu")
 
 
+def test_schedule_fits_either_loop_and_refuses_unknown_keys(tmp_path):
+    cpu = Tutorial(work_dir=tmp_path, device="cpu",
+                   schedule={"det": {"iters": 50, "epochs": 3},
+                             "action": {"iters": 50, "epochs": 3}})
+    assert cpu.cfg_options["det"]["train_cfg.max_iters"] == 50  # by iterations
+    assert "train_cfg.max_epochs" not in cpu.cfg_options["det"]
+    assert cpu.cfg_options["action"]["train_cfg.max_epochs"] == 3  # by epochs
+    gpu = Tutorial("gpu", work_dir=tmp_path, device="cpu",
+                   schedule={"det": {"iters": 50, "epochs": 3}})
+    assert gpu.cfg_options["det"] == {"train_cfg.max_epochs": 3}
+    with pytest.raises(StadError, match="unknown \\['steps'\\]"):
+        Tutorial(work_dir=tmp_path, device="cpu", schedule={"det": {"steps": 3}})
+
+
 def test_every_command_running_a_model_takes_device(capsys, tmp_path):
     from stad_helpers.cli import main
 
@@ -406,3 +420,50 @@ def test_every_command_running_a_model_takes_device(capsys, tmp_path):
         assert err.startswith(f"stad {name}: error: device 'cuda' asked for"), err
         assert "\n" not in err
     assert not (tmp_path / "w").exists() and not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow
+def test_a_real_interrupted_detector_training_resumes_where_it_stopped(
+        tmp_path, monkeypatch):
+    """The one real run here: a tiny detector, Ctrl-C after iteration 3 of 4
+    (checkpoint at 2), then `ensure` again resumes from iteration 2."""
+    from mmengine.hooks import Hook
+
+    import stad_helpers.train as train_module
+    from stad_helpers.train import checkpoint_progress
+
+    started: list[int] = []
+    stop_after = [3]
+
+    class Watch(Hook):
+        def before_train(self, runner):
+            started.append(runner.iter)
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None):
+            if stop_after and runner.iter + 1 == stop_after[0]:
+                stop_after.clear()
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "_progress_hook", Watch)
+
+    def tiny():
+        return Tutorial(
+            work_dir=tmp_path / "w", progress=False, device="cpu",
+            synth_options=dict(videos=4, frames=48, width=160, height=120),
+            cfg_options={"det": {"train_cfg.max_iters": 4,
+                                 "default_hooks.checkpoint.interval": 2,
+                                 "train_dataloader.batch_size": 2}})
+
+    with pytest.raises(KeyboardInterrupt):
+        tiny().ensure("train_det")
+    t = tiny()
+    assert t.why_stale("train_det") == pipeline.INTERRUPTED
+    assert checkpoint_progress(t.det_checkpoint())["iter"] == 2
+    t.ensure("train_det")
+    assert started == [0, 2]  # the second run resumed from the checkpoint
+    assert t.seconds["train_det"] > 0 and t.skipped == ["dataset", "det_anno",
+                                                          "frames"]
+    assert checkpoint_progress(t.det_checkpoint())["iter"] == 4
+    assert (t.det_dir / "last_checkpoint").read_text() == "iter_4.pth"
+    assert tiny().plan("train_det") == []
