@@ -190,6 +190,7 @@ class Tutorial:
         self.skipped: list[str] = []
         self._score_thr: float | None = None
         self._digests: dict[tuple, str] = {}
+        self._folders: dict[str, dict | None] | None = None  # within `ensure`
         self.stages = {s.name: s for s in self._stages()}
 
     # ---- paths ---------------------------------------------------------------
@@ -478,12 +479,21 @@ class Tutorial:
         """Whether stage `name` would be skipped (`why_stale` is None)."""
         return self.why_stale(name) is None
 
-    @staticmethod
-    def _changed(paths: dict[str, Path], recorded: dict) -> list[str]:
+    def _changed(self, paths: dict[str, Path], recorded: dict) -> list[str]:
         return sorted(
             k for k in {*paths, *recorded}
             if k not in paths or k not in recorded
-            or not mf.same(mf.fingerprint(paths[k], recorded[k]), recorded[k]))
+            or not mf.same(self._fingerprint(paths[k], recorded[k]), recorded[k]))
+
+    def _fingerprint(self, path: Path, known: dict | None = None) -> dict | None:
+        """`manifest.fingerprint`, folders remembered until a stage runs (a
+        folder of a million frames is listed once per check, not per stage)."""
+        if self._folders is None or not path.is_dir():
+            return mf.fingerprint(path, known)
+        key = str(path.absolute())
+        if key not in self._folders:
+            self._folders[key] = mf.fingerprint(path)
+        return self._folders[key]
 
     def _stage(self, name: str) -> Stage:
         if name not in self.stages:
@@ -496,7 +506,7 @@ class Tutorial:
         paths = stage.inputs() if status == "running" else {
             **stage.inputs(), **stage.outputs()}
         outputs = {} if status == "running" else {
-            k: mf.fingerprint(p) for k, p in stage.outputs().items()}
+            k: self._fingerprint(p) for k, p in stage.outputs().items()}
         mf.Manifest(
             stage=stage.name, status=status, settings=mf.normalize(stage.settings()),
             inputs=inputs, outputs=outputs,
@@ -566,6 +576,13 @@ class Tutorial:
         `StadError` for an unknown stage, a failed pre-flight check
         (`preflight`), or from the stage itself.
         """
+        self._folders = {}
+        try:
+            self._ensure(name)
+        finally:
+            self._folders = None
+
+    def _ensure(self, name: str) -> None:
         from .train import use_device
 
         todo = self.plan(name)
@@ -594,11 +611,13 @@ class Tutorial:
             if self.progress:
                 print(f"== {stage_name} ({'resuming' if resume else reason})",
                       flush=True)
-            inputs = {k: mf.fingerprint(p) for k, p in stage.inputs().items()}
+            inputs = {k: self._fingerprint(p) for k, p in stage.inputs().items()}
             self._record(stage, "running", inputs)
             t0 = time.perf_counter()
+            self._folders = {}  # the stage may write into any folder
             with use_device(self.device):
                 stage.run(resume)
+            self._folders = {}
             if stage.training is not None:
                 self._check_finished(stage)
             seconds = round(time.perf_counter() - t0, 1)
