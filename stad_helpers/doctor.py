@@ -21,6 +21,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 OK, WARN, FAIL, INFO = "ok", "warn", "FAIL", "info"
 SETUP_HINT = "run `make setup` (or `python tools/bootstrap.py`) in the project folder"
@@ -28,6 +29,17 @@ SETUP_HINT = "run `make setup` (or `python tools/bootstrap.py`) in the project f
 
 @dataclass(frozen=True)
 class Check:
+    """One line of the `stad doctor` report.
+
+    Attributes:
+        name: What was checked (`"mmcv"`, `"mmcv ops"`, `"gpu"`, ...).
+        status: One of `OK` (`"ok"`), `WARN` (`"warn"`), `FAIL` (`"FAIL"`) or
+            `INFO` (`"info"`); only `FAIL` makes `stad doctor` exit non-zero.
+        detail: What was found, one line (versions, device names, the error).
+        hint: The one-line fix printed under a check that is not `OK`; empty
+            when there is nothing to do.
+    """
+
     name: str
     status: str  # ok | warn | FAIL | info
     detail: str
@@ -35,21 +47,81 @@ class Check:
 
     @property
     def failed(self) -> bool:
+        """True when `status` is `FAIL` (the check counts against the exit code)."""
         return self.status == FAIL
 
 
-def _pins() -> dict[str, str]:
-    """name -> pinned version, from this package's installed metadata."""
+# A checkout has the lock beside pyproject.toml; an installed copy (Colab's
+# `pip install git+...`) has neither, and its metadata holds pyproject's ranges.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCK_FILE = PROJECT_ROOT / "requirements" / "lock.txt"
+
+
+def _normalize(name: str) -> str:
+    """A distribution name in PEP 503 form (`Opencv_Python` -> `opencv-python`)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def wanted_versions(lock: Path | None = None) -> tuple[dict[str, str], str]:
+    """The versions the project asks for, and where that came from.
+
+    In a checkout (`lock` exists, default `requirements/lock.txt` beside this
+    package's `pyproject.toml`) these are the lock's exact pins, the versions
+    `make setup` (tools/bootstrap.py) installs. Otherwise (an installed copy,
+    e.g. on Colab) they are the ranges of `pyproject.toml` as recorded in the
+    installed `stad-tutorial` metadata (PEP 508 `Requires-Dist`).
+
+    Args:
+        lock: The lock file to read; None means `LOCK_FILE` when this is a
+            checkout (a `pyproject.toml` beside it), else none.
+
+    Returns:
+        (specs, source): `specs` maps a normalized distribution name
+        (`"mmaction2"`) to a PEP 440 specifier string (`"==1.2.0"` or
+        `">=1.2,<1.3"`); `source` names where they came from
+        (`"requirements/lock.txt"` or `"pyproject ranges"`); `({}, "")` when
+        neither is available. Lines of the lock that are not `name==version`
+        are skipped (`make setup` reports them).
+    """
+    if lock is None and (PROJECT_ROOT / "pyproject.toml").is_file():
+        lock = LOCK_FILE
+    if lock is not None and Path(lock).is_file():
+        specs = {}
+        for line in Path(lock).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+            if m:
+                specs[_normalize(m.group(1))] = "==" + m.group(2)
+        return specs, "requirements/lock.txt"
     try:
         reqs = md.requires("stad-tutorial") or []
     except md.PackageNotFoundError:
-        return {}
-    pins = {}
+        return {}, ""
+    specs = {}
     for req in reqs:
-        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^;\s]+)", req)
-        if m and "extra ==" not in req:
-            pins[m.group(1).lower()] = m.group(2)
-    return pins
+        m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[[^\]]*\])?\s*([^;]*)", req)
+        if m and "extra ==" not in req and m.group(2).strip():
+            specs[_normalize(m.group(1))] = re.sub(r"[\s()]", "", m.group(2))
+    return specs, "pyproject ranges"
+
+
+def version_satisfies(version: str, spec: str) -> bool | None:
+    """Whether `version` (`"2.1.0"`) meets a PEP 440 `spec` (`">=2.0,<2.2"`).
+
+    Returns None when it cannot be told (the `packaging` library is missing, or
+    the version or spec does not parse); an `==` spec is then compared as text.
+    """
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+    except ImportError:
+        if spec.startswith("==") and "," not in spec:
+            return version == spec[2:]
+        return None
+    try:
+        return Version(version) in SpecifierSet(spec)
+    except (InvalidSpecifier, InvalidVersion):
+        return None
 
 
 def _version(dist: str) -> str | None:
@@ -60,6 +132,7 @@ def _version(dist: str) -> str | None:
 
 
 def check_python() -> Check:
+    """The interpreter's version: `FAIL` below Python 3.9."""
     v = platform.python_version()
     ok = sys.version_info[:2] >= (3, 9)
     return Check("python", OK if ok else FAIL, f"{v} ({sys.executable})",
@@ -67,12 +140,18 @@ def check_python() -> Check:
 
 
 def check_packages() -> list[Check]:
-    pins = _pins()
+    """mmengine, mmcv, mmdet, mmaction2 (and setuptools' `pkg_resources`).
+
+    Each must be installed and import (`FAIL` otherwise); a version outside what
+    `wanted_versions()` asks for (the lock's pin in a checkout, pyproject's
+    range elsewhere) is a `WARN` whose hint installs the wanted version.
+    """
+    wanted, source = wanted_versions()
     checks = []
     for dist, module in (("mmengine", "mmengine"), ("mmcv", "mmcv"),
                          ("mmdet", "mmdet"), ("mmaction2", "mmaction")):
         have = _version(dist)
-        want = pins.get(dist)
+        want = wanted.get(dist)
         if have is None:
             checks.append(Check(dist, FAIL, "not installed", SETUP_HINT))
             continue
@@ -84,9 +163,9 @@ def check_packages() -> list[Check]:
             checks.append(Check(dist, FAIL, f"{have}, import fails: {exc!r}"[:200],
                                 SETUP_HINT))
             continue
-        if want and have != want:
-            checks.append(Check(dist, WARN, f"{have} (project pins {want})",
-                                f"pip install {dist}=={want}"))
+        if want and version_satisfies(have, want) is False:
+            checks.append(Check(dist, WARN, f"{have} ({source} wants {want})",
+                                f"pip install '{dist}{want}' (or {SETUP_HINT})"))
         else:
             checks.append(Check(dist, OK, have))
     st = _version("setuptools") or "missing"
@@ -102,6 +181,12 @@ def check_packages() -> list[Check]:
 
 
 def check_torch() -> list[Check]:
+    """torch's version and CUDA build, and which GPUs are visible.
+
+    Returns `[torch, gpu]` checks: torch `FAIL`s when it does not import; no
+    visible GPU is `INFO` (everything runs on the CPU), with a hint only when a
+    CUDA build of torch sees no device.
+    """
     try:
         import torch
     except ImportError as exc:
@@ -173,6 +258,12 @@ def check_checkpoint_reload() -> Check:
 
 
 def check_video() -> list[Check]:
+    """Video writing (PyAV with libx264), ffmpeg, decord and OpenCV.
+
+    PyAV/libx264, imageio-ffmpeg and a working OpenCV (contrib build, not
+    shadowed by a second opencv wheel; `compat.opencv_problem`) `FAIL` when
+    missing; decord is only a `WARN` (PyAV reads video without it).
+    """
     checks = []
     try:
         import av
@@ -237,6 +328,8 @@ CHECKS: tuple[Callable[[], Check | list[Check]], ...] = (
 
 
 def run_checks() -> list[Check]:
+    """Run every check of `CHECKS` in order; never raises for a broken install
+    (each problem becomes a `FAIL` or `WARN` check instead)."""
     out: list[Check] = []
     for fn in CHECKS:
         result = fn()
@@ -245,6 +338,8 @@ def run_checks() -> list[Check]:
 
 
 def format_report(checks: list[Check]) -> str:
+    """The report `stad doctor` prints: one `[status] name detail` line per check,
+    a `fix:` line under each one not `OK`, and `N checks, M failed` last."""
     lines = []
     for c in checks:
         lines.append(f"[{c.status:>4}] {c.name:<14} {c.detail}")

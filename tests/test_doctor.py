@@ -38,3 +38,53 @@ def test_mmcv_ops_check_detects_wrong_results(monkeypatch):
                                                          .tensor([0, 1, 2])))
     check = doctor.check_mmcv_ops()
     assert check.failed and "nms kept" in check.detail
+
+
+def _mm_status(checks):
+    return {c.name: c for c in checks if c.name in ("mmengine", "mmcv", "mmdet",
+                                                     "mmaction2")}
+
+
+def test_versions_are_checked_against_the_lock_in_a_checkout(tmp_path, monkeypatch):
+    import importlib.metadata as md
+
+    have = md.version("mmengine")
+    lock = tmp_path / "lock.txt"
+    lock.write_text(f"# comment\nmmengine=={have}\nMMCV==0.0.1  # too old\n")
+    monkeypatch.setattr(doctor, "LOCK_FILE", lock)
+    specs, source = doctor.wanted_versions(lock)
+    assert specs == {"mmengine": f"=={have}", "mmcv": "==0.0.1"}
+    assert source == "requirements/lock.txt"
+    checks = _mm_status(doctor.check_packages())
+    assert checks["mmengine"].status == doctor.OK
+    mmcv = checks["mmcv"]
+    assert mmcv.status == doctor.WARN and "==0.0.1" in mmcv.detail
+    assert "lock.txt" in mmcv.detail and "mmcv==0.0.1" in mmcv.hint
+
+
+def test_versions_are_checked_against_pyproject_ranges_without_a_lock(
+        tmp_path, monkeypatch):
+    import importlib.metadata as md
+
+    monkeypatch.setattr(doctor, "LOCK_FILE", tmp_path / "absent.txt")
+    monkeypatch.setattr(md, "requires", lambda name: [
+        "mmengine<99,>=0.1", "mmdet (>=99)", "mmaction2>=1.2; extra == 'x'",
+        "mmcv[ops]>=0.1",
+    ])
+    specs, source = doctor.wanted_versions(tmp_path / "absent.txt")
+    assert source == "pyproject ranges"
+    assert specs == {"mmengine": "<99,>=0.1", "mmdet": ">=99", "mmcv": ">=0.1"}
+    checks = _mm_status(doctor.check_packages())
+    assert checks["mmengine"].status == doctor.OK
+    assert checks["mmcv"].status == doctor.OK
+    assert checks["mmaction2"].status == doctor.OK  # only an extra asks for it
+    assert checks["mmdet"].status == doctor.WARN
+    assert "pyproject ranges wants >=99" in checks["mmdet"].detail
+
+
+def test_version_satisfies_reads_pep440_ranges():
+    assert doctor.version_satisfies("2.1.0", ">=2.0.0,<2.2.0") is True
+    assert doctor.version_satisfies("2.2.0", ">=2.0.0,<2.2.0") is False
+    assert doctor.version_satisfies("1.2.0", "==1.2.0") is True
+    assert doctor.version_satisfies("1.2.1", "==1.2.0") is False
+    assert doctor.version_satisfies("1.2.0", "~~nonsense") is None
