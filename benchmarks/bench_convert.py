@@ -10,12 +10,10 @@
 - ava vs `tools/data/multisports/parse_anno.py` of the installed mmaction2
   package, same GT; the CSVs must be byte-identical (and the label map equal to
   mmaction2's `tools/data/multisports/label_map.txt` from the mirror).
-- For both, besides ours (numbers rendered by `convert/_text.py`), the same
-  conversion with the numbers rendered by kept libraries only (`--only` takes
-  `det-lib`/`ava-lib` to leave them out): does `_text.py` earn its 300 lines?
-  det-anno: f-strings for the images, dicts from `.tolist()` through `orjson`
-  for the boxes; ava: Python's own `'%.3f'`, once row by row and once as one
-  `%` over the whole table. Their output must equal ours byte for byte.
+- For ava, besides ours (numbers rendered by `convert/_text.py`), the same
+  conversion with Python's own `'%.3f'`, once row by row and once as one `%`
+  over the whole table (`--only` without `ava-lib` leaves them out): does
+  `_text.py` earn its lines? Their CSVs must be byte-identical too.
 - frames: a plain sequential OpenCV read-and-imwrite loop (what
   `generate_rgb.py` does; once with OpenCV's default decoder threads, once
   with one) vs `extract_frames` with its default processes and threads, on
@@ -31,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import importlib
 import importlib.util
 import json
@@ -84,55 +81,10 @@ def _swapped(module, name: str, replacement):
         setattr(module, name, original)
 
 
-@contextlib.contextmanager
-def _no_gc():
-    """Without the cyclic GC, which rescans the growing lists of dicts (2.6x)."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 # ---------------------------------------------------------------------------
-# The library-based contenders: same rows as ours, numbers formatted by
-# json/orjson/Python's '%' instead of `convert/_text.py`.
+# The library-based contenders for ava: same rows as ours, numbers formatted by
+# Python's '%' instead of `convert/_text.py`.
 # ---------------------------------------------------------------------------
-def coco_json_library(gt, videos: list[str]) -> list[bytes]:
-    """det-anno's JSON with json.dumps's bytes, from Python's and orjson's formatting.
-
-    Images (a string and ints): an f-string per image, the video name escaped
-    by `json.dumps` (3x faster than dicts through `json.dumps`). Boxes (numbers
-    only): dicts from `.tolist()`, as upstream builds them, through `orjson`,
-    whose float text is the shortest round-trip one like `repr`, with
-    json.dumps's ', ' and ': ' put back (safe: no string but the fixed keys).
-    orjson writes 0 < |x| < 1e-4 without an exponent: such tables go to
-    `json.dumps` instead.
-    """
-    import orjson
-
-    det = importlib.import_module("stad_helpers.convert.det_anno")
-    rows = det.coco_rows(gt, videos)
-    heads = [json.dumps(v)[1:-1] for v in videos]
-    tails = [f'.jpg", "height": {int(h)}, "width": {int(w)}, "id": '
-             for h, w in (gt.resolution[v] for v in videos)]
-    images = ", ".join([f'{{"file_name": "{heads[v]}/{f:05d}{tails[v]}{i}}}'
-                        for i, (v, f) in enumerate(zip(rows.image_video.tolist(),
-                                                       rows.image_frame.tolist()))])
-    with _no_gc():
-        boxes = [{"area": a, "image_id": im, "bbox": [x, y, w, h], "category_id": 0,
-                  "iscrowd": 0, "id": i}
-                 for i, (im, (a, x, y, w, h)) in enumerate(zip(
-                     rows.box_image.tolist(), rows.numbers.tolist()))]
-    n = rows.numbers
-    if ((n != 0) & (np.abs(n) < 1e-4)).any():
-        box_text = json.dumps(boxes).encode()
-    else:
-        box_text = orjson.dumps(boxes).replace(b",", b", ").replace(b":", b": ")
-    return [b'{"images": [', images.encode(), b'], "annotations": ', box_text,
-            b', "categories": ', json.dumps(det.CATEGORIES).encode(), b"}"]
-
-
 def ava_csv_rowwise(gt, videos: list[str]) -> list[bytes]:
     """ava's CSV with Python's '%' formatting, one row at a time."""
     rows = importlib.import_module("stad_helpers.convert.ava").ava_rows(gt, videos)
@@ -190,11 +142,8 @@ def _report(name: str, best: dict[str, float], target: float) -> dict:
     return figures
 
 
-def bench_det_anno(gt: Path, work: Path, repeat: int, repo: Path,
-                   library: bool = True) -> dict | None:
+def bench_det_anno(gt: Path, work: Path, repeat: int, repo: Path) -> dict | None:
     from stad_helpers.convert import det_anno
-
-    det_module = importlib.import_module("stad_helpers.convert.det_anno")
 
     source = _git_show(repo, DET_SCRIPT)
     if source is None:
@@ -205,30 +154,17 @@ def bench_det_anno(gt: Path, work: Path, repeat: int, repo: Path,
     script.write_text(source)
     upstream = _import_file(script, "generate_mmdet_anno")
     theirs_out, ours_out = work / "up_det.json", work / "our_det.json"
-    lib_out = work / "lib_det.json"
     args = Namespace(stad_anno=str(gt), det_path=str(theirs_out))
-
-    def library():
-        with _swapped(det_module, "coco_json", coco_json_library):
-            det_anno(gt, lib_out)
-
-    runs = {"upstream": lambda: upstream.generate_mmdet_coco_anno(args),
-            "ours": lambda: det_anno(gt, ours_out)}
-    if library:
-        runs["json+orjson"] = library
-    best = _in_turns(runs, repeat)
+    best = _in_turns({"upstream": lambda: upstream.generate_mmdet_coco_anno(args),
+                      "ours": lambda: det_anno(gt, ours_out)}, repeat)
     for split in ("train", "val"):
-        ours_path = Path(f"{str(ours_out)[:-5]}_{split}.json")
-        a = json.loads(ours_path.read_text())
-        b = json.loads(Path(f"{str(theirs_out)[:-5]}_{split}.json").read_text())
+        ours_text = Path(f"{str(ours_out)[:-5]}_{split}.json").read_text()
+        theirs_text = Path(f"{str(theirs_out)[:-5]}_{split}.json").read_text()
+        a, b = json.loads(ours_text), json.loads(theirs_text)
         assert a == b, f"det-anno {split}: output differs from upstream's"
-        print(f"det-anno {split}: equal ({len(a['images'])} images, "
+        same = "byte-identical" if ours_text == theirs_text else "NOT byte-identical"
+        print(f"det-anno {split}: equal, {same} ({len(a['images'])} images, "
               f"{len(a['annotations'])} boxes)")
-        if library:
-            lib_bytes = Path(f"{str(lib_out)[:-5]}_{split}.json").read_bytes()
-            assert lib_bytes == ours_path.read_bytes(), \
-                f"det-anno {split}: json+orjson's bytes differ from ours"
-            print(f"det-anno {split}: json+orjson byte-identical to ours")
     return _report("det-anno", best, 10)
 
 
@@ -374,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path,
                         help="scratch folder (default: a temp dir)")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", default="det,det-lib,ava,ava-lib,frames")
+    parser.add_argument("--only", default="det,ava,ava-lib,frames")
     parser.add_argument("--videos", type=int, default=6)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--workers", type=int, default=None)
@@ -396,8 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         dump_pickle(make_full_gt(0), gt)
     figures = {}
     if "det" in only:
-        figures["det_anno"] = bench_det_anno(gt, work, args.repeat, args.mmaction2_repo,
-                                             library="det-lib" in only)
+        figures["det_anno"] = bench_det_anno(gt, work, args.repeat, args.mmaction2_repo)
     if "ava" in only:
         figures["ava"] = bench_ava(gt, work, args.repeat, args.mmaction2_repo,
                                    library="ava-lib" in only)

@@ -193,3 +193,17 @@ def test_fixed3_text_is_exactly_pythons_format():
     values, exact = np.r_[values, wide, np.inf], np.r_[exact, np.zeros(1001, bool)]
     text = b"".join(render(len(values), [Fixed3(values, exact), Lit("|")])).decode()
     assert text.split("|")[:-1] == [f"{x:.3f}" for x in values.tolist()]
+
+
+def test_int_text_is_exactly_pythons_format():
+    """The vectorized integers behind ava (frames, labels, entity ids) equal str()."""
+    from stad_helpers.convert._text import Int, Lit, render
+
+    rng = np.random.default_rng(2)
+    signed = rng.integers(-10**12, 10**12, 10_000)
+    big = rng.integers(0, 300_000, 10_000)  # above the look-up table's range
+    small = rng.integers(0, 100, 10_000)
+    text = b"".join(render(10_000, [Int(signed), Lit(","), Int(big), Lit(","),
+                                    Int(small), Lit("|")])).decode()
+    assert text.split("|")[:-1] == [f"{a},{b},{c}" for a, b, c in zip(
+        signed.tolist(), big.tolist(), small.tolist())]

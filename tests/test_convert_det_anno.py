@@ -172,28 +172,34 @@ def test_cli(gt_paths, tmp_path, capsys):
     assert "missing.pkl" in capsys.readouterr().err
 
 
-def test_float_text_is_exactly_pythons_repr():
-    """The vectorized float formatting behind det-anno equals repr() (json.dumps)."""
-    from stad_helpers.convert._text import Int, Lit, Repr, render
+def test_orjson_float_text_is_pythons_repr():
+    """coco_json writes boxes with orjson: its floats must read as repr() does
+    (json.dumps), except where coco_json hands over to json.dumps."""
+    import orjson
 
     rng = np.random.default_rng(0)
-    specials = [0.0, -0.0, 1.0, -1.0, 0.5, 1e-7, 3.4e38, np.inf, -np.inf, np.nan,
-                8388607.5, 8388608.0, 1e7, 1280.0, 720.0, 123456.79, 0.1]
+    any_bits = rng.integers(0, 2**32, 100_000, dtype=np.uint64).astype(np.uint32)
     values = np.concatenate([
-        np.array(specials, np.float32),
-        rng.uniform(-5, 1300, 200_000).astype(np.float32),
-        rng.uniform(0, 1e6, 50_000).astype(np.float32),
+        np.array([0.0, -0.0, 1.0, 0.5, 1e-4, -1e-4, 3.4e38, 8388607.5, 1e7, 1e15,
+                  1e16, 1280.0, 123456.79, 0.1], np.float32),
+        rng.uniform(-5, 1300, 100_000).astype(np.float32),
         # every float32 in a stretch of [1024, 2048), where 17 digits are common
-        (np.arange(1 << 18, dtype=np.uint32) + np.uint32(137 << 23)).view(np.float32),
-        rng.integers(0, 2**32, 50_000, dtype=np.uint64).astype(np.uint32)
-        .view(np.float32),
-    ])
-    values = values[~np.isnan(values) | (np.arange(len(values)) < len(specials))]
-    text = b"".join(render(len(values), [Repr(values), Lit("|")])).decode()
-    assert text.split("|")[:-1] == [repr(x) for x in values.astype(np.float64).tolist()]
-    ints = rng.integers(-10**12, 10**12, 10_000)
-    padded = rng.integers(0, 300_000, 10_000)  # above the look-up table's range
-    text = b"".join(render(10_000, [Int(ints), Lit(","), Int(padded, 5),
-                                    Lit("|")])).decode()
-    assert text.split("|")[:-1] == [f"{a},{b:05d}" for a, b in zip(ints.tolist(),
-                                                                     padded.tolist())]
+        (np.arange(1 << 17, dtype=np.uint32) + np.uint32(137 << 23)).view(np.float32),
+        any_bits[(any_bits >> 23) & 0xFF != 0xFF].view(np.float32),  # no nan/inf
+    ]).astype(np.float64)
+    handed_over = ~np.isfinite(values) | ((values != 0) & (np.abs(values) < 1e-4))
+    floats = values[~handed_over].tolist()
+    assert orjson.dumps(floats).replace(b",", b", ").decode() == json.dumps(floats)
+    # ...and below 1e-4 they would not: that is why those go to json.dumps.
+    assert orjson.dumps(3e-05) != json.dumps(3e-05).encode()
+
+
+def test_tiny_boxes_still_give_json_dumps_bytes(tmp_path):
+    """A box narrower than 1e-4 px: json.dumps writes it with an exponent."""
+    raw = make_raw(False)
+    tube = raw["gttubes"]["gym/v_b"][1][0]
+    tube[0, 3] = np.nextafter(tube[0, 1], np.float32(np.inf))  # x2 one ulp past x1
+    out = det_anno(MultiSportsGT.from_dict(raw), tmp_path / "det.json")
+    text = out["train"].read_text()
+    assert "e-0" in text  # the exponent form is really there
+    assert text == json.dumps(reference_coco(raw, "train"))
