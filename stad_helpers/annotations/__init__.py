@@ -8,27 +8,30 @@
   a user fixes the model's tracks instead of drawing from scratch, then retrains.
 - `merge_sources`: one video in several files, tasks or jobs -> each tube once
   (identical ones warned about, conflicting ones refused).
-- Label ids follow one rule for every format: `importer.LABEL_ID_RULE`.
+- Label ids follow one rule for every format: `labels.LABEL_ID_RULE`.
+
+Modules, one job each: `tracks` (the `Track`/`VideoAnnotation` objects),
+`interpolate` (keyframes <-> one box per frame, tubes cut), `build` (tracks ->
+`MultiSportsGT`), `linking` (demo boxes -> tracks by IoU), `merge`; per tool a
+reader and a writer (`cvat_xml` + `cvat` / `cvat_export`, `label_studio`,
+`csv_format`); `importer` (the whole import), with `videos` (finding the
+annotated videos) and `labels` (label ids); `floats` (exact coordinate text).
 
 Used in: 05_your_own_data.
 """
 
 from __future__ import annotations
 
+from .build import tracks_to_gt
 from .csv_format import export_csv, read_csv
-from .cvat import export_cvat, export_cvat_predictions, read_cvat
-from .importer import LABEL_ID_RULE, import_annotations, read_label_list, read_sources
+from .cvat import read_cvat
+from .cvat_export import export_cvat, export_cvat_predictions
+from .importer import import_annotations, read_sources
 from .label_studio import export_label_studio, read_label_studio
+from .labels import LABEL_ID_RULE, read_label_list
+from .linking import load_predictions, predictions_to_tracks
 from .merge import merge_sources
-from .tracks import (
-    IDLE_LABEL,
-    Track,
-    VideoAnnotation,
-    gt_to_tracks,
-    load_predictions,
-    predictions_to_tracks,
-    tracks_to_gt,
-)
+from .tracks import IDLE_LABEL, Track, VideoAnnotation, gt_to_tracks
 
 __all__ = [
     "IDLE_LABEL",

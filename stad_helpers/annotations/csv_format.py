@@ -40,15 +40,8 @@ import numpy as np
 from ..data.gt import MultiSportsGT
 from ..errors import StadError
 from ..fileio import atomic_open
-from .tracks import (
-    IDLE_LABEL,
-    Problems,
-    Track,
-    VideoAnnotation,
-    as_gt,
-    fmt_floats,
-    gt_to_tracks,
-)
+from .floats import fmt_floats
+from .tracks import IDLE_LABEL, Problems, Track, VideoAnnotation, as_gt, gt_to_tracks
 
 PathLike = Union[str, os.PathLike]
 COLUMNS = ("video", "frame", "track_id", "x1", "y1", "x2", "y2", "action")

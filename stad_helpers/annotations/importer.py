@@ -2,25 +2,18 @@
 
 `import_annotations` reads every source file, finds each annotated video in the
 videos folder, reads frame counts and sizes from the videos themselves, turns
-tracks into tubes (`tracks.tracks_to_gt`), validates the result, and writes the
+tracks into tubes (`build.tracks_to_gt`), validates the result, and writes the
 layout the rest of the tutorial reads:
 
     OUT/trainval/<sport>/<name>.mp4          videos of both splits (hard links or
                                              copies; other containers re-encoded)
     OUT/annotations/multisports_GT.pkl
 
-`<sport>` is the video's folder under the videos folder (`custom` for videos at
-its top; a leading `trainval/` or `test/` is dropped, so an existing MultiSports
-root works as a videos folder); characters other than letters, digits and `.-_`
-in names become `_`. Everything is built in a hidden folder beside OUT
-and renamed into place at the end: a failed import leaves nothing behind.
+Videos are found and named `sport/name` by `videos.VideoIndex` (see there).
+Everything is built in a hidden folder beside OUT and renamed into place at the
+end: a failed import leaves nothing behind.
 
-Label ids, one rule for every format (`LABEL_ID_RULE`): `labels` when given (a
-list, a text file with one name per line, a Label Studio labeling config XML or
-a `cvat_labels.json`), else the order in which the files declare them (CVAT's
-label list or action attribute values; a CSV's `# labels:` line; several files:
-order of first declaration), else the action names sorted. Every exporter
-declares its labels, so a round trip between formats keeps the ids.
+Label ids follow one rule for every format: `labels.LABEL_ID_RULE`.
 
 A video annotated in several sources (files, tasks, jobs) is merged by
 `merge.merge_sources`: identical tubes kept once with a warning, conflicts
@@ -35,33 +28,32 @@ Used in: 05_your_own_data.
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import urllib.parse
 import warnings
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
-from typing import Union
+from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from ..data import layout
 from ..data.gt import MultiSportsGT
 from ..data.validate import raise_if_invalid
 from ..errors import StadError
 from ..fileio import check_output_dir, replace_output_dir, temp_dir_beside
-from .csv_format import DEFAULT_MAX_GAP
+from .build import tracks_to_gt
+from .csv_format import DEFAULT_MAX_GAP, iter_csv_sources, read_csv
+from .cvat import iter_xml_sources, read_cvat
+from .label_studio import iter_json_sources, read_label_studio
+from .labels import LABEL_ID_RULE, choose_labels, read_label_list
 from .merge import merge_sources
-from .tracks import IDLE_LABEL, Track, VideoAnnotation, tracks_to_gt
+from .tracks import PathLike, Track, VideoAnnotation
+from .videos import VideoIndex, check_against_video, probe_all
 
-PathLike = Union[str, os.PathLike]
-GT_REL = Path("annotations") / "multisports_GT.pkl"
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+__all__ = ["FORMATS", "LABEL_ID_RULE", "import_annotations", "normalize_format",
+           "place_video", "read_label_list", "read_sources"]
 FORMATS = ("cvat", "label-studio", "csv")
 DEFAULT_TEST_RATIO = 0.2
-_LS_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")  # Label Studio's upload renaming
-LABEL_ID_RULE = ("label ids: --labels if given, else the order the files declare "
-                 "the labels in (CVAT label list or action attribute values, a "
-                 "CSV's '# labels:' line), else the action names sorted")
 
 
 def import_annotations(
@@ -127,11 +119,11 @@ def import_annotations(
                         + ", ".join(map(str, _as_list(sources))))
     keys = sorted(by_key)
 
-    info = _probe_all(files, keys, progress)
+    info = probe_all(files, keys, progress)
     tracks: list[Track] = []
     for key in keys:
         for ann in by_key[key]:
-            _check_against_video(ann, info[key], files[key])
+            check_against_video(ann, info[key], files[key])
             for track in ann.tracks:
                 track.video = key
                 if ann.percent:
@@ -144,7 +136,7 @@ def import_annotations(
         tracks += (merged if merged is not None else
                    [t for ann in by_key[key] for t in ann.tracks])
 
-    names = _labels(labels, declared, tracks, notes)
+    names = choose_labels(labels, declared, tracks, notes)
     test = _test_split(keys, index, test_ratio, test_videos, seed)
     gt = tracks_to_gt(tracks, None, names, test, videos=keys, info=info)
     raise_if_invalid(gt.to_dict(), source="the imported annotations")
@@ -179,20 +171,17 @@ def read_sources(fmt: str, sources, action_attribute: str | None = None,
     notes = [] if notes is None else notes
     start = len(notes)
     if fmt == "cvat":
-        from .cvat import iter_xml_sources as expand
-        from .cvat import read_cvat
+        expand = iter_xml_sources
 
         def read(p):
             return read_cvat(p, action_attribute, no_action, notes=notes)
     elif fmt == "label-studio":
-        from .label_studio import iter_json_sources as expand
-        from .label_studio import read_label_studio
+        expand = iter_json_sources
 
         def read(p):
             return read_label_studio(p, no_action, annotator=annotator, notes=notes)
     else:
-        from .csv_format import iter_csv_sources as expand
-        from .csv_format import read_csv
+        expand = iter_csv_sources
 
         def read(p):
             return read_csv(p, frame_base, no_action, max_gap=max_gap, notes=notes)
@@ -232,189 +221,6 @@ def _as_list(sources) -> list:
     return [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
 
 
-# ---------------------------------------------------------------------------
-# Finding videos
-# ---------------------------------------------------------------------------
-class VideoIndex:
-    """The videos under a folder, found by any way an annotation file names them."""
-
-    def __init__(self, root: PathLike, exclude: PathLike | None = None):
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise StadError("videos folder not found", self.root)
-        skip = Path(exclude).resolve() if exclude is not None else None
-        self.files: list[Path] = []
-        self._lookup: dict[str, list[Path]] = {}
-        for p in sorted(self.root.rglob("*")):
-            rel = p.relative_to(self.root)
-            if (p.suffix.lower() not in VIDEO_EXTS or not p.is_file()
-                    or any(part.startswith(".") for part in rel.parts)
-                    or (skip is not None and skip in p.resolve().parents)):
-                continue
-            self.files.append(p)
-            parts = rel.parts
-            for k in range(1, len(parts) + 1):
-                suffix = "/".join(parts[-k:])
-                for s in {suffix, suffix[: -len(p.suffix)]}:
-                    self._lookup.setdefault(s, []).append(p)
-        if not self.files:
-            raise StadError(f"no videos ({', '.join(VIDEO_EXTS)}) in the folder",
-                            self.root)
-
-    def key(self, path: Path) -> str:
-        """'sport/name' of a video file (see the module docstring)."""
-        parts = list(path.relative_to(self.root).parts)
-        if len(parts) >= 3 and parts[0] in ("trainval", "test"):
-            parts = parts[1:]
-        sport = _safe("_".join(parts[:-1])) or "custom"
-        return f"{sport}/{_safe(Path(parts[-1]).stem)}"
-
-    def find(self, names: Sequence[str], where: str) -> Path:
-        """The one video file that `names` (tried in order) refer to."""
-        tried, ambiguous = [], []
-        for name in names:
-            for cand in _candidates(name):
-                hits = sorted(set(self._lookup.get(cand, [])))
-                if len(hits) == 1:
-                    return hits[0]
-                if hits:
-                    ambiguous.append((cand, hits))
-                tried.append(cand)
-        if ambiguous:
-            cand, hits = ambiguous[0]
-            raise StadError(f"{where}: {cand!r} matches several videos in "
-                            f"{self.root}: {', '.join(map(str, hits[:5]))}")
-        raise StadError(f"{where}: no video in {self.root} matches "
-                        + (", ".join(map(repr, dict.fromkeys(tried)))
-                           or "(the file names no video)"))
-
-
-def _safe(name: str) -> str:
-    """`name` with runs of characters other than letters, digits, `.-_` as `_`.
-
-    Video keys end up in CSV rows and frame folder names; a comma or a space
-    there breaks MMAction2's annotation files.
-    """
-    return re.sub(r"[^\w.-]+", "_", name).strip("_")
-
-
-def _candidates(name: str) -> list[str]:
-    """Ways to look `name` (a path, file name or URL) up, most specific first."""
-    text = name.strip().replace("\\", "/")
-    if "://" in text or "?" in text:
-        parsed = urllib.parse.urlparse(text)
-        query = urllib.parse.parse_qs(parsed.query)
-        text = query["d"][0] if "d" in query else parsed.path
-    text = urllib.parse.unquote(text).strip("/")
-    if not text:
-        return []
-    out = []
-    path = PurePosixPath(text)
-    for k in range(len(path.parts), 0, -1):
-        sub = "/".join(path.parts[-k:])
-        out += [sub, sub[: -len(path.suffix)] if path.suffix else sub]
-    base = path.name
-    if _LS_UPLOAD_PREFIX.match(base):
-        stripped = PurePosixPath(base[9:])
-        out += [str(stripped), stripped.stem]
-    return list(dict.fromkeys(c for c in out if c))
-
-
-def _probe_all(files: dict[str, Path], keys: list[str], progress: bool) -> dict:
-    from tqdm.auto import tqdm
-
-    from ..video import probe
-
-    return {k: probe(files[k]) for k in tqdm(keys, desc="reading videos", unit="video",
-                                             disable=not progress)}
-
-
-def _check_against_video(ann: VideoAnnotation, info, path: Path) -> None:
-    if ann.size is not None and tuple(ann.size) != (info.width, info.height):
-        raise StadError(f"{ann.where}: annotated on a {ann.size[0]}x{ann.size[1]} "
-                        f"video, but {path} is {info.width}x{info.height} (wrong "
-                        "video?)")
-    if ann.nframes is None:
-        return
-    if ann.tool == "label-studio":
-        if abs(ann.nframes - info.nframes) > max(1, 0.02 * info.nframes):
-            raise StadError(
-                f"{ann.where}: Label Studio counted {ann.nframes} frames, {path} has "
-                f"{info.nframes} ({info.fps:g} fps): set framerate=\"{info.fps:g}\" "
-                "on the project's <Video> tag and re-export, or frame numbers are off")
-    elif ann.nframes > info.nframes:
-        raise StadError(f"{ann.where}: the task has {ann.nframes} frames, {path} "
-                        f"only {info.nframes} (wrong video?)")
-
-
-# ---------------------------------------------------------------------------
-# Labels and split
-# ---------------------------------------------------------------------------
-def _labels(labels, declared: list[str] | None, tracks: list[Track],
-            notes: list[str]) -> list[str]:
-    """The action labels in id order by `LABEL_ID_RULE`; says which part in `notes`."""
-    if labels is not None:
-        how = "as given"
-        if isinstance(labels, (str, os.PathLike)):
-            how = f"as listed in {labels}"
-            labels = read_label_list(labels)
-        names = list(dict.fromkeys(labels))
-    elif declared:
-        how, names = "in the order the files declare them", list(declared)
-    else:
-        how = "sorted (the files declare none; --labels to choose the order)"
-        names = sorted({a for t in tracks for a in t.actions if a is not None})
-    notes.append(f"label ids {how}: " + ", ".join(f"{i} {n}"
-                                                  for i, n in enumerate(names)))
-    return names
-
-
-def read_label_list(path: PathLike) -> list[str]:
-    """Action labels in id order from a file: one name per line (text), a Label
-    Studio labeling config (XML: its `<Label value=...>`s) or CVAT's label JSON
-    (`cvat_labels.json`: the label names, or the values of the attribute of a
-    single label). The no-action name "no action" is left out of the last two.
-    Raises `StadError` for an unreadable file or one that declares no labels.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StadError(f"cannot read labels file ({exc})", path) from None
-    head = text.lstrip()[:1]
-    if head == "<":
-        from xml.etree.ElementTree import ParseError
-
-        import defusedxml
-        import defusedxml.ElementTree as DET  # noqa: N814 (as the docs write it)
-
-        try:
-            root = DET.fromstring(text, forbid_dtd=True)
-        except (ParseError, defusedxml.DefusedXmlException) as exc:
-            raise StadError(f"not a Label Studio labeling config ({exc})",
-                            path) from None
-        names = [el.get("value") for el in root.iter("Label") if el.get("value")]
-    elif head == "[":
-        import json
-
-        try:
-            spec = json.loads(text)
-            if (len(spec) == 1 and spec[0].get("attributes")
-                    and spec[0]["attributes"][0].get("values")):
-                names = list(spec[0]["attributes"][0]["values"])
-            else:
-                names = [item["name"] for item in spec]
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-            raise StadError('not a CVAT label JSON (a list of {"name": ...})',
-                            path) from None
-    else:
-        return list(dict.fromkeys(s.strip() for s in text.splitlines() if s.strip()))
-    names = [str(n) for n in names if n != IDLE_LABEL]
-    if not names:
-        raise StadError("the file declares no action labels", path)
-    return list(dict.fromkeys(names))
-
-
 def _test_split(keys: list[str], index: VideoIndex, ratio: float | None,
                 names: Iterable[str] | None, seed: int) -> list[str]:
     if names is not None:
@@ -444,33 +250,32 @@ def _test_split(keys: list[str], index: VideoIndex, ratio: float | None,
 def _write_dataset(gt: MultiSportsGT, files: dict[str, Path], info: dict,
                    out_dir: Path, overwrite: bool, progress: bool,
                    inputs: list) -> Path:
-    from tqdm.auto import tqdm
-
     tmp = temp_dir_beside(out_dir)
     try:
         for key in tqdm(sorted(files), desc="placing videos", unit="video",
                         disable=not progress):
-            place_video(files[key], tmp / "trainval" / f"{key}.mp4", info[key])
-        gt.save(tmp / GT_REL)
-        MultiSportsGT.load(tmp / GT_REL)  # validates what was written
+            dst = tmp / layout.TRAINVAL / f"{key}{layout.VIDEO_SUFFIX}"
+            place_video(files[key], dst, info[key])
+        gt.save(layout.gt_file(tmp))
+        MultiSportsGT.load(layout.gt_file(tmp))  # validates what was written
         replace_output_dir(tmp, out_dir, kind="dataset", inputs=inputs,
                            overwrite=overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out_dir / GT_REL
+    return layout.gt_file(out_dir)
 
 
 def place_video(src: Path, dst: Path, info) -> None:
     """Hard-link (or copy) an mp4 to `dst`; re-encode other containers to H.264 mp4."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if src.suffix.lower() == ".mp4":
+    if src.suffix.lower() == layout.VIDEO_SUFFIX:
         try:
             os.link(src, dst)
         except OSError:
             shutil.copy2(src, dst)
         return
-    from ..video import VideoSink, iter_frames, probe
+    from ..video import VideoSink, iter_frames, probe  # PyAV: heavy
 
     with VideoSink(dst, fps=info.fps or 25.0) as sink:
         for frame in iter_frames(src):
@@ -479,4 +284,3 @@ def place_video(src: Path, dst: Path, info) -> None:
     if got != info.nframes:
         raise StadError(f"re-encoding to mp4 gave {got} frames instead of "
                         f"{info.nframes}; convert the video to mp4 yourself", src)
-

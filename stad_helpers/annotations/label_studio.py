@@ -33,22 +33,17 @@ from typing import Union
 from xml.sax.saxutils import quoteattr
 
 from ..data.gt import MultiSportsGT
+from ..data.layout import TRAINVAL, VIDEO_SUFFIX
 from ..errors import StadError
 from ..fileio import atomic_open, dump_json
-from .tracks import (
-    IDLE_LABEL,
-    Track,
-    VideoAnnotation,
-    as_gt,
-    gt_to_tracks,
-    keyframe_indices,
-)
+from .interpolate import keyframe_indices
+from .tracks import IDLE_LABEL, Track, VideoAnnotation, as_gt, gt_to_tracks
+from .videos import VIDEO_EXTS
 
 PathLike = Union[str, os.PathLike]
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 TASKS_JSON = "label_studio_tasks.json"
 CONFIG_XML = "label_config.xml"
-DEFAULT_URL = "/data/local-files/?d=trainval/{video}.mp4"
+DEFAULT_URL = "/data/local-files/?d=" + TRAINVAL + "/{video}" + VIDEO_SUFFIX
 
 
 def read_label_studio(

@@ -29,11 +29,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import StadError
-from .tracks import Problems, Track, VideoAnnotation, _track_tubes
+from .interpolate import track_tubes
+from .tracks import MAX_LISTED, Problems, Track, VideoAnnotation
 
 SAME_BOX_TOL_PX = 1.0  # largest coordinate difference of "identical" boxes
 SAME_PERSON_IOU = 0.5  # mean IoU over shared frames above which it is one person
-MAX_LISTED = 20
 
 
 def merge_sources(
@@ -57,7 +57,7 @@ def merge_sources(
     tubes: list[tuple[int, str | None, np.ndarray, Track]] = []
     for s, ann in enumerate(sources):
         for track in ann.tracks:
-            for action, tube in _track_tubes(track, nframes, width, height, problems):
+            for action, tube in track_tubes(track, nframes, width, height, problems):
                 tubes.append((s, action, tube, track))
     if problems.items:
         return None

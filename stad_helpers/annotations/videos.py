@@ -1,0 +1,140 @@
+"""The videos an import annotates: found by any name a file gives, and checked.
+
+Annotation files name their video in many ways: a path, a file name with or
+without its extension, a Label Studio URL (`/data/local-files/?d=...`, or an
+upload renamed `1a2b3c4d-name.mp4`). `VideoIndex` finds the one file under the
+videos folder that such a name means and gives it its video key `sport/name`:
+`<sport>` is the video's folder under the videos folder (`custom` for videos at
+its top; a leading `trainval/` or `test/` is dropped, so an existing MultiSports
+root works as a videos folder); characters other than letters, digits and `.-_`
+in names become `_` (`safe_name`). `check_against_video` compares what the tool
+saw (size, frame count) with the video file.
+
+Used in: 05_your_own_data (through `import_annotations`).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from tqdm.auto import tqdm
+
+from ..data.layout import VIDEO_DIRS
+from ..errors import StadError
+from .tracks import PathLike, VideoAnnotation
+
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+_LS_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")  # Label Studio's upload renaming
+
+
+class VideoIndex:
+    """The videos under a folder, found by any way an annotation file names them."""
+
+    def __init__(self, root: PathLike, exclude: PathLike | None = None):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise StadError("videos folder not found", self.root)
+        skip = Path(exclude).resolve() if exclude is not None else None
+        self.files: list[Path] = []
+        self._lookup: dict[str, list[Path]] = {}
+        for p in sorted(self.root.rglob("*")):
+            rel = p.relative_to(self.root)
+            if (p.suffix.lower() not in VIDEO_EXTS or not p.is_file()
+                    or any(part.startswith(".") for part in rel.parts)
+                    or (skip is not None and skip in p.resolve().parents)):
+                continue
+            self.files.append(p)
+            parts = rel.parts
+            for k in range(1, len(parts) + 1):
+                suffix = "/".join(parts[-k:])
+                for s in {suffix, suffix[: -len(p.suffix)]}:
+                    self._lookup.setdefault(s, []).append(p)
+        if not self.files:
+            raise StadError(f"no videos ({', '.join(VIDEO_EXTS)}) in the folder",
+                            self.root)
+
+    def key(self, path: Path) -> str:
+        """'sport/name' of a video file (see the module docstring)."""
+        parts = list(path.relative_to(self.root).parts)
+        if len(parts) >= 3 and parts[0] in VIDEO_DIRS:
+            parts = parts[1:]
+        sport = safe_name("_".join(parts[:-1])) or "custom"
+        return f"{sport}/{safe_name(Path(parts[-1]).stem)}"
+
+    def find(self, names: Sequence[str], where: str) -> Path:
+        """The one video file that `names` (tried in order) refer to."""
+        tried, ambiguous = [], []
+        for name in names:
+            for cand in _candidates(name):
+                hits = sorted(set(self._lookup.get(cand, [])))
+                if len(hits) == 1:
+                    return hits[0]
+                if hits:
+                    ambiguous.append((cand, hits))
+                tried.append(cand)
+        if ambiguous:
+            cand, hits = ambiguous[0]
+            raise StadError(f"{where}: {cand!r} matches several videos in "
+                            f"{self.root}: {', '.join(map(str, hits[:5]))}")
+        raise StadError(f"{where}: no video in {self.root} matches "
+                        + (", ".join(map(repr, dict.fromkeys(tried)))
+                           or "(the file names no video)"))
+
+
+def safe_name(name: str) -> str:
+    """`name` with runs of characters other than letters, digits, `.-_` as `_`.
+
+    Video keys end up in CSV rows and frame folder names; a comma or a space
+    there breaks MMAction2's annotation files.
+    """
+    return re.sub(r"[^\w.-]+", "_", name).strip("_")
+
+
+def _candidates(name: str) -> list[str]:
+    """Ways to look `name` (a path, file name or URL) up, most specific first."""
+    text = name.strip().replace("\\", "/")
+    if "://" in text or "?" in text:
+        parsed = urllib.parse.urlparse(text)
+        query = urllib.parse.parse_qs(parsed.query)
+        text = query["d"][0] if "d" in query else parsed.path
+    text = urllib.parse.unquote(text).strip("/")
+    if not text:
+        return []
+    out = []
+    path = PurePosixPath(text)
+    for k in range(len(path.parts), 0, -1):
+        sub = "/".join(path.parts[-k:])
+        out += [sub, sub[: -len(path.suffix)] if path.suffix else sub]
+    base = path.name
+    if _LS_UPLOAD_PREFIX.match(base):
+        stripped = PurePosixPath(base[9:])
+        out += [str(stripped), stripped.stem]
+    return list(dict.fromkeys(c for c in out if c))
+
+
+def probe_all(files: dict[str, Path], keys: list[str], progress: bool) -> dict:
+    from ..video import probe  # PyAV: heavy
+
+    return {k: probe(files[k]) for k in tqdm(keys, desc="reading videos", unit="video",
+                                             disable=not progress)}
+
+
+def check_against_video(ann: VideoAnnotation, info, path: Path) -> None:
+    if ann.size is not None and tuple(ann.size) != (info.width, info.height):
+        raise StadError(f"{ann.where}: annotated on a {ann.size[0]}x{ann.size[1]} "
+                        f"video, but {path} is {info.width}x{info.height} (wrong "
+                        "video?)")
+    if ann.nframes is None:
+        return
+    if ann.tool == "label-studio":
+        if abs(ann.nframes - info.nframes) > max(1, 0.02 * info.nframes):
+            raise StadError(
+                f"{ann.where}: Label Studio counted {ann.nframes} frames, {path} has "
+                f"{info.nframes} ({info.fps:g} fps): set framerate=\"{info.fps:g}\" "
+                "on the project's <Video> tag and re-export, or frame numbers are off")
+    elif ann.nframes > info.nframes:
+        raise StadError(f"{ann.where}: the task has {ann.nframes} frames, {path} "
+                        f"only {info.nframes} (wrong video?)")
