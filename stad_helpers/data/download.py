@@ -31,13 +31,14 @@ from pathlib import Path
 
 from ..errors import StadError
 from ..fileio import mark_output_dir
+from .layout import GT_REL
 
 TUTORIAL_URL = (
     "https://download.openmmlab.com/mmaction/v1.0/projects/stad_tutorial/"
     "multisports-tiny.tar"
 )
 TUTORIAL_SIZE = 82_780_160  # bytes, as served in the tutorial's transcript (2023-06)
-GT_NAME = "annotations/multisports_GT.pkl"
+GT_NAME = GT_REL  # the GT's member path in the tar, below the dataset root
 CHUNK = 1 << 16  # 64 KiB: progress and resume granularity
 TIMEOUT_S = 30
 
@@ -54,6 +55,29 @@ def download_multisports_tiny(
 
     The tar is kept beside `out_dir` (`<parent>/<name from url>`) so a rerun
     neither downloads again nor loses a partial download. Returns `out_dir`.
+
+    The tar is the one of MMAction2's STAD tutorial
+    (`projects/stad_tutorial`, MultiSports-tiny: a few videos of the MultiSports
+    release, https://github.com/MCG-NJU/MultiSports); `out_dir` then holds
+    `trainval/`, `test/` and `annotations/multisports_GT.pkl`.
+
+    Args:
+        out_dir: The dataset root to create (missing or empty).
+        url: Where to download the tar from (default: the tutorial's).
+        from_tar: A tar already on disk; no network is used.
+        sha256: Expected hex SHA-256 of the tar, checked when given.
+        expected_size: Expected size in bytes (the tutorial's own tar: known).
+        progress: Show tqdm bars.
+
+    Returns:
+        `out_dir` (unchanged if it already holds the unpacked dataset).
+
+    Raises:
+        StadError: `out_dir` exists and is neither empty nor an unpacked dataset;
+            `from_tar` is missing; the download fails (HTTP error, no network,
+            interrupted, wrong size or checksum: rerun to resume); the tar is
+            unreadable, unsafe (absolute paths, links, `..`) or holds no valid
+            `multisports_GT.pkl` (see `extract_multisports_tar`).
     """
     out_dir = Path(out_dir)
     if (out_dir / GT_NAME).is_file():
@@ -82,7 +106,24 @@ def download_multisports_tiny(
 # ---------------------------------------------------------------------------
 def download(url: str, dest: str | os.PathLike, expected_size: int | None = None,
              progress: bool = True) -> Path:
-    """Download `url` to `dest` through `dest.part`, resuming that file if present."""
+    """Download `url` to `dest` through `dest.part`, resuming that file if present.
+
+    Args:
+        url: http(s) URL of the file.
+        dest: Final path; it appears only when the download is complete.
+        expected_size: Size in bytes, if known: a complete `dest` is kept, a
+            short `.part` resumed (HTTP Range), and a different final size is an
+            error.
+        progress: Show a tqdm bar.
+
+    Returns:
+        `dest`.
+
+    Raises:
+        StadError: The server answers an HTTP error, cannot be reached, stops
+            early, or resumes at the wrong byte, or the size differs from
+            `expected_size`; `dest.part` is kept, so a rerun resumes.
+    """
     from tqdm.auto import tqdm
 
     dest = Path(dest)
@@ -206,6 +247,20 @@ def extract_multisports_tar(tar_path: str | os.PathLike, out_dir: str | os.PathL
     tutorial's tar); members outside it are skipped. Every member is checked
     before anything is written; the annotation is validated before `out_dir`
     appears.
+
+    Args:
+        tar_path: The tar (any compression `tarfile` reads).
+        out_dir: Folder to create; if it exists it must be empty.
+        progress: Show a tqdm bar (bytes).
+
+    Returns:
+        `out_dir`, holding the dataset root's contents and an output marker.
+
+    Raises:
+        StadError: The tar is unreadable, truncated or corrupt; a member has an
+            absolute path, leaves the folder, is a link or a device; there is no
+            `annotations/multisports_GT.pkl`; or that annotation is not a valid
+            MultiSports GT. Nothing is left in `out_dir` then.
     """
     from tqdm.auto import tqdm
 

@@ -28,20 +28,30 @@ import numpy as np
 
 from ..errors import StadError
 from ..fileio import dump_pickle
+from .layout import SPLITS as SPLITS  # re-exported: the layout is the one place
+from .layout import VIDEO_DIRS as VIDEO_DIRS
+from .layout import video_path as video_path
 from .safe_pickle import safe_load
-
-# MultiSports keeps the annotated videos of BOTH splits in trainval/ (its GT's
-# "test_videos" are the validation videos); test/ holds unannotated videos, like
-# the demo clip of MultiSports-tiny. Datasets that put test-split videos in test/
-# are found too.
-VIDEO_DIRS = ("trainval", "test")
-REQUIRED_KEYS = ("labels", "train_videos", "test_videos", "nframes", "resolution",
-                 "gttubes")
-SPLITS = ("train", "test")
+from .validate import REQUIRED_KEYS, raise_if_invalid
 
 
 @dataclass(frozen=True)
 class Tube:
+    """One action tube: one person doing one action over consecutive frames.
+
+    A MultiSports tube is one array of `gttubes[video][label]` (format:
+    https://github.com/MCG-NJU/MultiSports, `multisports_GT.pkl`); the AVA files
+    made from it use `index` as the person's entity id.
+
+    Attributes:
+        video: Video key `'sport/name'` (the mp4 is `trainval/<video>.mp4`).
+        label: 0-based index into `MultiSportsGT.labels`.
+        index: Position of this tube in `gttubes[video][label]`.
+        boxes: `(n, 5)` float32 array, one row per frame, `(frame, x1, y1, x2,
+            y2)`: frame numbers 1-based, corners in pixels of the original video
+            (not normalized), x to the right, y down.
+    """
+
     video: str
     label: int
     index: int  # position in gttubes[video][label], the AVA entity id
@@ -65,6 +75,30 @@ class BoxTable:
 
 @dataclass
 class MultiSportsGT:
+    """A MultiSports-format annotation (`multisports_GT.pkl`), loaded and checked.
+
+    The fields are the keys of the MultiSports release
+    (https://github.com/MCG-NJU/MultiSports, also read by MMAction2's
+    `tools/data/multisports` and `projects/stad_tutorial`); see the module
+    docstring for their dtypes. Build one with `MultiSportsGT.load(path)` (file)
+    or `MultiSportsGT.from_dict(raw)` (an unpickled dict); `to_dict()`/`save()`
+    give the exact release structure back.
+
+    Attributes:
+        labels: Action names; a label id is an index into this list.
+        train_videos: Video keys `'sport/name'` of the training split.
+        test_videos: Video keys of the GT's "test" split, which MultiSports and
+            the tutorial use as the validation set (files made from it end in
+            `_val`, see `stad_helpers.data.layout.FILE_SPLIT`).
+        nframes: Video key -> number of frames (frames are numbered 1..n).
+        resolution: Video key -> `(height, width)` in pixels.
+        gttubes: Video key -> label id -> list of `(n, 5)` float32 arrays of
+            `(frame, x1, y1, x2, y2)` rows (1-based frames, pixels), one per tube.
+        source: The file it was read from, for error messages (None if built
+            in memory).
+        extra: Keys beyond the six above (e.g. `idle_tubes`), kept unchanged.
+    """
+
     labels: list[str]
     train_videos: list[str]
     test_videos: list[str]
@@ -79,6 +113,22 @@ class MultiSportsGT:
     # ---- loading and saving -------------------------------------------------
     @classmethod
     def from_dict(cls, raw: object, source: str | None = None) -> MultiSportsGT:
+        """Wrap an unpickled MultiSports dict without validating its contents.
+
+        Args:
+            raw: The dict of a `multisports_GT.pkl`; split lists may be wrapped
+                in one list (`[[video, ...]]`, the release's form) or not.
+            source: File name used in error messages.
+
+        Returns:
+            The annotation; `gttubes` is the same object as `raw["gttubes"]`.
+
+        Raises:
+            StadError: `raw` is not a dict, lacks one of the six keys, or a split
+                list is neither `[[video, ...]]` nor `[video, ...]`. Use
+                `load(..., validate=True)` or `data.validate.validate_gt` to check
+                boxes, frames and labels as well.
+        """
         if not isinstance(raw, dict):
             raise StadError(
                 f"expected a dict with keys {', '.join(REQUIRED_KEYS)}, "
@@ -101,16 +151,37 @@ class MultiSportsGT:
 
     @classmethod
     def load(cls, path: str | os.PathLike, validate: bool = True) -> MultiSportsGT:
-        """Safely unpickle `path`; with `validate`, raise on any format problem."""
+        """Read a `multisports_GT.pkl`: safely unpickled, then checked.
+
+        Args:
+            path: The pickle (e.g. `DATA_ROOT/annotations/multisports_GT.pkl`).
+            validate: Check every key, tube, frame number and box first
+                (`stad data validate` shows the same problems); False skips
+                that for speed on a file already checked.
+
+        Returns:
+            The annotation, `source` set to `path`.
+
+        Raises:
+            StadError: The file is missing, is a directory, is not a pickle, holds
+                objects other than plain containers and numpy arrays
+                (`safe_pickle`), or (with `validate`) breaks the MultiSports
+                format; the message names the file and the first problems.
+        """
         raw = safe_load(path)
         if validate:
-            from .validate import raise_if_invalid
-
             raise_if_invalid(raw, source=str(path))
         return cls.from_dict(raw, str(path))
 
     def to_dict(self) -> dict:
-        """The exact MultiSports structure (split lists wrapped in one list)."""
+        """The exact MultiSports structure (split lists wrapped in one list).
+
+        Returns:
+            A dict with `labels`, `train_videos`, `test_videos`, `nframes`,
+            `resolution`, `gttubes` and the `extra` keys, as the release pickles
+            it (https://github.com/MCG-NJU/MultiSports); arrays are shared, not
+            copied.
+        """
         out = {
             "labels": list(self.labels),
             "train_videos": [list(self.train_videos)],
@@ -123,14 +194,33 @@ class MultiSportsGT:
         return out
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Pickle `to_dict()` into `path`, whole or not at all (temp file + rename).
+
+        Returns:
+            `path` as a Path.
+
+        Raises:
+            OSError: The folder cannot be written (nothing is left behind).
+        """
         return dump_pickle(self.to_dict(), path)
 
     # ---- access ----------------------------------------------------------------
     @property
     def videos(self) -> list[str]:
+        """Every video key, train split first then test split (a new list)."""
         return list(self.train_videos) + list(self.test_videos)
 
     def split_videos(self, split: str) -> list[str]:
+        """The video keys of one split (a new list).
+
+        Args:
+            split: `"train"` (or `"trainval"`) for `train_videos`; `"test"` (or
+                `"val"`, the file-name spelling) for `test_videos`.
+
+        Raises:
+            ValueError: Any other split name (a programming error, not a data
+                one).
+        """
         if split in ("train", "trainval"):
             return list(self.train_videos)
         if split in ("test", "val"):
@@ -138,6 +228,7 @@ class MultiSportsGT:
         raise ValueError(f"unknown split {split!r}; expected train or test")
 
     def split_of(self, video: str) -> str | None:
+        """`"train"`, `"test"` or None (in neither list) for a video key."""
         if video in set(self.train_videos):
             return "train"
         if video in set(self.test_videos):
@@ -145,13 +236,29 @@ class MultiSportsGT:
         return None
 
     def tubes(self, videos: list[str] | None = None) -> Iterator[Tube]:
+        """Yield every tube of `videos` (default: all, train first).
+
+        Order: video as given, then label id ascending, then tube index. Videos
+        without tubes yield nothing. Each `Tube.boxes` is the stored array
+        (`(n, 5)` float32, 1-based frames, pixels), not a copy.
+        """
         for video in self.videos if videos is None else videos:
             for label, tubes in sorted(self.gttubes.get(video, {}).items()):
                 for i, boxes in enumerate(tubes):
                     yield Tube(video, int(label), i, np.asarray(boxes))
 
     def box_table(self, videos: list[str] | None = None) -> BoxTable:
-        """All boxes of `videos` (default: all) as one vectorized table."""
+        """All boxes of `videos` (default: all) as one vectorized table.
+
+        Args:
+            videos: Video keys to include, in this order; `BoxTable.video`
+                indexes this list.
+
+        Returns:
+            A `BoxTable` with one row per box (N rows): int32 `video`, `label`,
+            `tube` and 1-based `frame` columns (`(N,)`) and float32 `xyxy`
+            (`(N, 4)`, pixels). Empty (N = 0) when the videos have no tubes.
+        """
         videos = self.videos if videos is None else list(videos)
         arrays, meta = [], []
         for vi, video in enumerate(videos):
@@ -176,6 +283,8 @@ class MultiSportsGT:
         )
 
     def summary(self) -> dict:
+        """Counts: `{"labels", "train_videos", "test_videos", "tubes", "boxes"}`
+        -> int (all splits together for tubes and boxes)."""
         n_tubes = sum(len(t) for v in self.gttubes.values() for t in v.values())
         n_boxes = sum(len(b) for v in self.gttubes.values() for t in v.values()
                       for b in t)
@@ -186,15 +295,6 @@ class MultiSportsGT:
             "tubes": n_tubes,
             "boxes": n_boxes,
         }
-
-
-def video_path(root: str | os.PathLike, video: str) -> Path:
-    """The mp4 of `video` under a MultiSports root (trainval/ first, then test/)."""
-    for folder in VIDEO_DIRS:
-        path = Path(root) / folder / f"{video}.mp4"
-        if path.exists():
-            return path
-    return Path(root) / VIDEO_DIRS[0] / f"{video}.mp4"
 
 
 def _split_list(value: object) -> list[str]:

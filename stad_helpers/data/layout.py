@@ -46,6 +46,8 @@ VIDEO_DIRS = (TRAINVAL, TEST)
 VIDEO_SUFFIX = ".mp4"
 
 GT_FILE = "multisports_GT.pkl"
+# The GT relative to a data root, '/'-separated (as in a tar's member names).
+GT_REL = f"{ANNOTATIONS}/{GT_FILE}"
 LABEL_MAP_FILE = "multisports_label_map.txt"
 INFER_ANNO_FILE = "ms_infer_anno.json"
 # Stems of the per-split files; `split_file` adds `_train`/`_val` and the suffix.

@@ -42,6 +42,7 @@ import numpy as np
 from ..errors import StadError
 from ..fileio import claim_output_dir
 from ..video import VideoSink
+from . import layout
 from .gt import MultiSportsGT
 
 PathLike = Union[str, os.PathLike]
@@ -63,7 +64,6 @@ LABELS = list(ACTIONS)
 SPEEDS = {"fast": (1 / 14, 1 / 11), "still": (0.0, 0.0)}
 SPORTS = ("synthetic_gym", "synthetic_yard")
 DEMO_KEY = "synthetic_gym/v_demo_c001"
-GT_NAME = Path("annotations") / "multisports_GT.pkl"
 
 DEFAULT_VIDEOS = 10
 DEFAULT_FRAMES = 96
@@ -564,8 +564,8 @@ def build_gt(plans: list[VideoPlan],
 
 def video_file(out_dir: PathLike, plan: VideoPlan) -> Path:
     """Where the MultiSports-tiny layout puts a planned video."""
-    folder = "test" if plan.split == "demo" else "trainval"
-    return Path(out_dir) / folder / f"{plan.key}.mp4"
+    folder = layout.TEST if plan.split == "demo" else layout.TRAINVAL
+    return Path(out_dir) / folder / f"{plan.key}{layout.VIDEO_SUFFIX}"
 
 
 def write_video(out_dir: PathLike, plan: VideoPlan, fps: float = DEFAULT_FPS) -> Path:
@@ -581,9 +581,9 @@ def _synthetic_layout(out_dir: Path) -> bool:
     """True for a synthetic dataset written before output folders were marked:
     only the tutorial's folders, and only synthetic sports in the video folders."""
     top = {p.name for p in out_dir.iterdir() if not p.name.startswith(".")}
-    if not top <= {"trainval", "test", "annotations", "rawframes"}:
+    if not top <= {*layout.VIDEO_DIRS, layout.ANNOTATIONS, layout.RAWFRAMES}:
         return False
-    return all(p.name in SPORTS for folder in ("trainval", "test")
+    return all(p.name in SPORTS for folder in layout.VIDEO_DIRS
                if (out_dir / folder).is_dir() for p in (out_dir / folder).iterdir())
 
 
@@ -619,12 +619,12 @@ def make_synthetic_dataset(
     gt = build_gt(plans)
     # Only a folder this function made is written into: never one of the user's.
     claim_output_dir(out_dir, kind="synthetic dataset", legacy=_synthetic_layout)
-    gt_path = out_dir / GT_NAME
+    gt_path = layout.gt_file(out_dir)
     gt_path.unlink(missing_ok=True)
     if write_videos:
         plans = [*plans, plan_demo(seed, frames, width, height)]
         keep = {video_file(out_dir, p) for p in plans}
-        for folder in ("trainval", "test"):
+        for folder in layout.VIDEO_DIRS:
             for sport in SPORTS:
                 for old in (out_dir / folder / sport).glob("v_*_c001.mp4"):
                     if old not in keep:

@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import StadError
-from .gt import video_path
+from .layout import GT_SPLIT_KEY, video_path
 
 REQUIRED_KEYS = ("labels", "train_videos", "test_videos", "nframes", "resolution",
                  "gttubes")
-SPLIT_KEYS = {"train_videos": "trainval", "test_videos": "test"}
+SPLIT_KEYS = tuple(GT_SPLIT_KEY.values())  # 'train_videos', 'test_videos'
 BORDER_TOLERANCE_PX = 1.0
 DUPLICATE_TOL_PX = 1.0  # tubes closer than this (same label, frames) are duplicates
 MAX_LISTED_FRAMES = 3  # frames quoted per problem; the rest are counted
@@ -61,6 +61,7 @@ class Problem:
 
     @property
     def is_error(self) -> bool:
+        """True for an error (the file cannot be used), False for a warning."""
         return self.severity == "error"
 
 
@@ -182,7 +183,22 @@ def raise_if_invalid(
     source: str | None = None,
     videos_root: str | os.PathLike | None = None,
 ) -> list[Problem]:
-    """Raise one `StadError` listing the first errors; return the warnings otherwise."""
+    """Raise one `StadError` listing the first errors; return the warnings otherwise.
+
+    Args:
+        raw: An unpickled `multisports_GT.pkl` (format:
+            https://github.com/MCG-NJU/MultiSports; see `data.gt`).
+        source: The file name put in the error.
+        videos_root: A dataset root; when given, each video's frame count and
+            resolution are also checked against its mp4 (slower).
+
+    Returns:
+        The warnings (`Problem`s with `is_error` False); empty if none.
+
+    Raises:
+        StadError: Any error-severity problem; the message lists the first
+            `MAX_RAISED` of them, each naming video, label and tube.
+    """
     problems = validate_gt(raw, source=None, videos_root=videos_root)
     errors = [p for p in problems if p.is_error]
     if not errors:
