@@ -33,16 +33,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .data import layout
 from .data.layout import annotation_files as _layout_annotation_files
 from .errors import StadError
 
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 EVALUATORS = ("val_evaluator", "test_evaluator")
-GT_NAME = "multisports_GT.pkl"
 # AVA csv and proposal file of each dataloader (`stad convert ava`, `... proposals`).
 SPLIT_OF = {"train_dataloader": "train", "val_dataloader": "val",
             "test_dataloader": "val"}
-GT_SPLIT = {"train": "train", "val": "test"}  # file suffix -> split of the GT
+GT_SPLIT = layout.GT_SPLIT  # file suffix -> split of the GT
 HEAD = "model.roi_head.bbox_head"
 # recall@k that MMAction2's `BBoxHeadAVA` logs while training: the k below the
 # number of classes (it asserts k < num_classes).
@@ -124,8 +124,9 @@ def data_options(
     `num_classes` when given (then without names, unless the GT has as many).
     """
     root = Path(data_root)
-    files = annotation_files(anno_dir if anno_dir is not None else root / "annotations")
-    gt = Path(gt_file) if gt_file is not None else root / "annotations" / GT_NAME
+    files = annotation_files(anno_dir if anno_dir is not None
+                             else layout.annotations_dir(root))
+    gt = Path(gt_file) if gt_file is not None else layout.gt_file(root)
     labels = _gt_labels(gt)
     if num_classes is not None and labels is not None and len(labels) != num_classes:
         labels = None
@@ -133,7 +134,7 @@ def data_options(
     for loader in DATALOADERS:
         split = SPLIT_OF[loader]
         prefix = f"{loader}.dataset."
-        options[prefix + "data_prefix.img"] = str(root / "trainval")
+        options[prefix + "data_prefix.img"] = str(root / layout.TRAINVAL)
         options[prefix + "ann_file"] = str(files[f"{split}_csv"])
         options[prefix + "proposal_file"] = str(files[f"{split}_proposals"])
     for evaluator in EVALUATORS:
@@ -210,6 +211,20 @@ def check_data(cfg, config: str | os.PathLike, splits: tuple[str, ...] = DATALOA
     the GT (a video it lists, a frame inside it) and cover some videos of the
     loader's split. Pickles are opened with the project's restricted unpickler
     first, so a hostile file is refused before MMAction2 unpickles it.
+
+    Args:
+        cfg: The MMEngine `Config` of an action model (a `configs/action/` file).
+        config: Its path, named in errors.
+        splits: The dataloaders to check (`train_dataloader`, ...).
+
+    Returns:
+        The `MultiSportsGT` of the test evaluator (None if the config has none).
+
+    Raises:
+        StadError: A GT, video folder, AVA csv or proposal file is missing; the
+            model's `num_classes`/`topk` do not fit the GT's labels; a proposal
+            file is not one of this GT and split (see `check_proposals`); or a
+            pickle is refused by the restricted unpickler.
     """
     from .data.gt import MultiSportsGT
     from .data.safe_pickle import safe_load
@@ -259,14 +274,26 @@ def check_proposals(proposals: object, path: str | os.PathLike, gt=None,
     of the GT, and with `split` ('train' or 'test') some key must be of a video
     of that split: proposals made for another dataset, or the other split's
     file, are refused instead of training on whole-frame boxes.
+
+    Args:
+        proposals: The unpickled proposal file.
+        path: Its path, named in errors.
+        gt: The `MultiSportsGT` the proposals must belong to (None: only the
+            container is checked).
+        split: `"train"` or `"test"` (the GT's split names).
+
+    Raises:
+        StadError: Not a non-empty dict; a key is not an AVA image key
+            (`data.layout.parse_ava_key`); a key's video is not in `gt` or its
+            frame outside the video; a value is not `(N, 4)` or `(N, 5)`; or no
+            key is of a video of `split`.
     """
     import numpy as np
 
-    from .data.layout import parse_ava_key
-
     if not isinstance(proposals, dict) or not proposals:
-        raise StadError("expected a non-empty dict 'sport/video.mp4,0001' -> (N, 5) "
-                        "array of normalized boxes and scores", path)
+        example = layout.ava_key("sport/video", 1)
+        raise StadError(f"expected a non-empty dict {example!r} -> (N, 5) array of "
+                        "normalized boxes and scores", path)
     if gt is None:
         return
     where = f" of the GT {gt.source}" if gt.source else " of the GT"
@@ -274,7 +301,7 @@ def check_proposals(proposals: object, path: str | os.PathLike, gt=None,
     hits = 0
     for key, boxes in proposals.items():
         try:
-            video, frame = parse_ava_key(str(key))
+            video, frame = layout.parse_ava_key(str(key))
         except ValueError as exc:
             raise StadError(f"proposal key {key!r}: {exc}", path) from None
         n = gt.nframes.get(video)
@@ -361,7 +388,19 @@ def quote_names(names: Sequence[str] | None) -> str:
 
 
 def load_checkpoint_file(checkpoint: str | os.PathLike) -> dict | None:
-    """A local checkpoint loaded on the CPU (None for a URL: not downloaded here)."""
+    """A local checkpoint loaded on the CPU (None for a URL: not downloaded here).
+
+    Args:
+        checkpoint: A `.pth` path, or a URL (then nothing is loaded).
+
+    Returns:
+        The checkpoint dict (`state_dict`, `meta`, ...; `{}` if the file holds
+        something else), or None for a URL.
+
+    Raises:
+        StadError: The file does not exist or MMEngine cannot load it (not a
+            checkpoint, truncated, refused by `weights_only` loading).
+    """
     from mmengine.runner.checkpoint import _load_checkpoint
 
     name = os.fspath(checkpoint)
@@ -395,6 +434,19 @@ def check_checkpoint_classes(
     classes. `fine_tune` (training from `load_from`) accepts another number of
     classes (the head is new) and only warns about the same number with other
     names. URLs are not checked here.
+
+    Args:
+        checkpoint: The checkpoint path (or URL: not checked).
+        cfg: The MMEngine `Config` it is to be used with.
+        config: The config's path, named in errors.
+        fine_tune: Training from it with a new head (`load_from`).
+        loaded: The checkpoint already loaded (`load_checkpoint_file`), to avoid
+            reading it twice.
+
+    Raises:
+        StadError: The checkpoint file is missing or unreadable, or (unless
+            `fine_tune`) it was trained for another number of actions, or for the
+            same number with other names in another order.
     """
     if loaded is None:
         loaded = load_checkpoint_file(checkpoint)

@@ -59,6 +59,8 @@ AVA_STEM = "multisports"
 SPLITS = ("train", "test")
 GT_SPLIT_KEY = {"train": "train_videos", "test": "test_videos"}
 FILE_SPLIT = {"train": "train", "test": "val"}
+# ... and back: the suffix of a file -> the GT split it was made from.
+GT_SPLIT = {suffix: split for split, suffix in FILE_SPLIT.items()}
 
 # Rawframe names: 1-based frame number on 5 digits (`00001.jpg`), MMAction2's
 # `filename_tmpl='{:05}.jpg'` of the tutorial's rawframe configs.
