@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import layout
 from .data.gt import MultiSportsGT
 from .data.safe_pickle import safe_load
 from .errors import StadError
@@ -48,7 +49,6 @@ FRAME_IOU = 0.5
 VIDEO_IOUS = (0.2, 0.5)
 TUBE_MIN_LEN = 15  # frames; MultiSportsMetric's default `tube_thr`
 PREDICTIONS_VERSION = 1
-DET_ANNO_VAL = "multisports_det_anno_val.json"  # `stad convert det-anno`, val split
 
 
 # ---------------------------------------------------------------------------
@@ -56,7 +56,19 @@ DET_ANNO_VAL = "multisports_det_anno_val.json"  # `stad convert det-anno`, val s
 # ---------------------------------------------------------------------------
 @dataclass
 class ActionMetrics:
-    """frame-mAP and video-mAP (fractions) and the per-class APs behind them."""
+    """frame-mAP and video-mAP (fractions) and the per-class APs behind them.
+
+    Attributes:
+        frame_map: frame-mAP at the frame IoU (0.5), a fraction in [0, 1] (not
+            percent), from MMAction2's `MultiSportsMetric`
+            (mmaction/evaluation/metrics/multisports_metric.py).
+        video_map: Tube IoU threshold (0.2, 0.5) -> video-mAP, a fraction.
+        per_class: One dict per label: `label`, `name`, `gt_boxes`, `gt_tubes`,
+            `detections`, `frame_ap@0.5` and `video_ap@<iou>` (fractions; None
+            for a class that cannot be scored).
+        keyframes: Keyframes scored.
+        detections: Boxes scored (one per proposal, its best class).
+    """
 
     frame_map: float
     video_map: dict[float, float]  # IoU threshold -> mAP
@@ -65,6 +77,9 @@ class ActionMetrics:
     detections: int = 0
 
     def summary(self) -> dict[str, float]:
+        """The headline numbers: `{"frame_map": ..., "video_map_0.2": ...,
+        "video_map_0.5": ...}`, fractions in [0, 1].
+        """
         out = {"frame_map": self.frame_map}
         out.update({f"video_map_{thr:g}": v for thr, v in self.video_map.items()})
         return out
@@ -72,7 +87,17 @@ class ActionMetrics:
 
 @dataclass
 class Evaluation:
-    """What `evaluate` measured and where it wrote it."""
+    """What `evaluate` measured and where it wrote it.
+
+    Attributes:
+        metrics: The contents of `metrics.json` without `per_class` (`frame_map`,
+            `video_map_<iou>`, `det_ap50` when scored, `keyframes`, `detections`);
+            mAPs are fractions in [0, 1]. `evaluation["frame_map"]` reads it.
+        per_class: One dict per label (see `ActionMetrics.per_class`).
+        json_path: `metrics.json` written.
+        csv_path: `per_class_ap.csv` written.
+        predictions: The predictions pickle scored.
+    """
 
     metrics: dict[str, Any]
     per_class: list[dict[str, Any]]
@@ -81,6 +106,7 @@ class Evaluation:
     predictions: Path | None = None
 
     def __getitem__(self, key: str) -> Any:
+        """`metrics[key]` (e.g. `"frame_map"`); KeyError if absent."""
         return self.metrics[key]
 
 
@@ -204,6 +230,11 @@ def load_predictions(path: str | os.PathLike,
 
     Raises:
         StadError: not a predictions file, or made for other classes.
+
+    Returns:
+        One dict per keyframe: `video` ('sport/name'), `frame` (1-based),
+        `boxes` `(N, 4)` float32 normalized x1 y1 x2 y2, `scores` `(N, C)`
+        float32.
     """
     raw = safe_load(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("detections"), list):
@@ -251,7 +282,7 @@ def _metric_inputs(detections: list[dict], gt: MultiSportsGT,
     test_videos = set(gt.test_videos)
     out = []
     for det in detections:
-        video = str(det["video"]).removesuffix(".mp4")
+        video = str(det["video"]).removesuffix(layout.VIDEO_SUFFIX)
         if video not in test_videos:
             raise StadError(f"prediction for video '{video}', frame {det['frame']}: "
                             "not a video of the test split of the GT "
@@ -272,6 +303,14 @@ def frame_detections(records: list[list], gt: MultiSportsGT) -> np.ndarray:
 
     Exactly what `MultiSportsMetric.compute_metrics` builds: one row per box,
     for its highest-scoring class only.
+
+    Args:
+        records: `[video, frame, boxes (N, 4) normalized, scores (N, C)]` per
+            keyframe; every video must be in `gt.test_videos`.
+        gt: The GT, for the video index and each frame size in pixels.
+
+    Returns:
+        `(N, 8)` float64 array; empty `(0, 8)` when there is no box.
     """
     index = {v: i for i, v in enumerate(gt.test_videos)}
     rows = []
@@ -325,6 +364,21 @@ def action_metrics(
     The headline numbers come from MMAction2's `MultiSportsMetric`; per-class AP
     from its `frameAP`/`videoAP` run on one class's GT at a time (their mean is
     the headline).
+
+    Args:
+        predictions: The per-keyframe dicts of `load_predictions`, or the path
+            of a `predict_action` pickle.
+        gt: The `MultiSportsGT` (or its file) whose `test_videos` are scored.
+        frame_iou: IoU for a box to match in frame-mAP.
+        video_ious: Spatio-temporal IoUs for video-mAP.
+
+    Returns:
+        An `ActionMetrics` (fractions, not percent).
+
+    Raises:
+        StadError: The GT or predictions file is unreadable or invalid, the
+            predictions were made for other classes, or name a video or frame
+            that is not in the GT's test split.
     """
     from mmaction.evaluation.functional import multisports_utils as mu
 
@@ -406,6 +460,20 @@ def detector_ap50(
     `img_path` and `pred_instances`) or proposals (dict 'sport/video.mp4,0017' ->
     (N, 5) normalized boxes and score; then `gt` gives the frame sizes). Only the
     frames listed in `det_anno` (the val JSON of `stad convert det-anno`) count.
+
+    Args:
+        results: `stad detect`'s results or proposals (see above), or the path
+            of their pickle.
+        det_anno: The COCO-format JSON (https://cocodataset.org/#format-data)
+            of `stad convert det-anno`.
+        gt: The `MultiSportsGT` (or its file), needed for proposals only.
+
+    Returns:
+        AP50 as a fraction in [0, 1], rounded to 6 digits.
+
+    Raises:
+        StadError: `det_anno` is missing, the results file is unreadable or of
+            an unknown form, or no result is for a frame of `det_anno`.
     """
     import json
 
@@ -469,14 +537,16 @@ def _detector_frames(results, gt, source) -> list[tuple[str, np.ndarray, np.ndar
             gt = MultiSportsGT.load(gt)
         frames = []
         for key, arr in results.items():
-            video_file, _, frame = str(key).rpartition(",")
-            video = video_file.removesuffix(".mp4")
+            try:
+                video, frame = layout.parse_ava_key(str(key))
+            except ValueError as exc:
+                raise StadError(f"proposal {key!r}: {exc}", source) from None
             if video not in gt.resolution:
                 raise StadError(f"proposal '{key}': video not in the GT", source)
             h, w = gt.resolution[video]
             arr = np.asarray(arr, np.float64).reshape(len(arr), -1)
             scores = arr[:, 4] if arr.shape[1] > 4 else np.ones(len(arr))
-            frames.append((f"{video}/{int(frame):05d}.jpg",
+            frames.append((layout.rawframe_relpath(video, frame),
                            arr[:, :4] * np.array([w, h, w, h]), scores))
         return frames
     raise StadError("expected detection results (a list) or proposals (a dict)",
@@ -508,6 +578,28 @@ def evaluate(
     `out_dir/predictions.pkl`, `metrics.json` (keys `frame_map`,
     `video_map_0.2`, `video_map_0.5`, `det_ap50` when scored, and `per_class`)
     and `per_class_ap.csv`.
+
+    Args:
+        config: The action model's config (`configs/action/...`).
+        checkpoint: Its trained weights (`.pth`).
+        data_root: The dataset root (default: the config's).
+        out_dir: Folder for the three result files.
+        cfg_options: MMEngine config overrides (`--cfg-options`).
+        det_results: Detector results or proposals to score as well.
+        det_anno: COCO JSON to score them on.
+        predictions: A `predict_action` pickle to score instead of running
+            the model.
+        progress: Show a progress bar.
+        anno_dir: Annotation folder, if not `DATA_ROOT/annotations`.
+
+    Returns:
+        An `Evaluation` (metrics and the paths written).
+
+    Raises:
+        StadError: The test evaluator's GT is missing or invalid, the data or
+            proposals are missing or of another GT, the checkpoint is unreadable
+            or of other classes, or the predictions / detector results are
+            unusable (see `predict_action`, `action_metrics`, `detector_ap50`).
     """
     from .action import action_options
     from .train import load_config
@@ -525,7 +617,7 @@ def evaluate(
     metrics: dict[str, Any] = action.summary()
     if det_results is not None:
         if det_anno is None:
-            det_anno = Path(gt_file).parent / DET_ANNO_VAL
+            det_anno = layout.det_anno_file(Path(gt_file).parent, "test")
         metrics["det_ap50"] = detector_ap50(det_results, det_anno, gt)
     metrics.update(keyframes=action.keyframes, detections=action.detections)
     json_path = dump_json({**metrics, "per_class": action.per_class},
@@ -536,7 +628,15 @@ def evaluate(
 
 
 def write_per_class_csv(rows: list[dict], path: str | os.PathLike) -> Path:
-    """One row per class; classes not scored have empty AP cells."""
+    """One row per class; classes not scored have empty AP cells.
+
+    Args:
+        rows: `ActionMetrics.per_class`.
+        path: The CSV to write (whole or not at all).
+
+    Returns:
+        `path`.
+    """
     columns = list(rows[0]) if rows else ["label", "name"]
     with atomic_open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, columns)

@@ -177,6 +177,15 @@ def rawframe_name(frame: int) -> str:
     return RAWFRAME_TMPL.format(int(frame))
 
 
+def rawframe_relpath(video: str, frame: int) -> str:
+    """'sport/video/00017.jpg': a 1-based frame below the rawframe root.
+
+    '/'-separated whatever the OS: the COCO `file_name` of the det-anno JSON
+    (`generate_mmdet_anno.py`'s naming) and the `img_path` of detector results.
+    """
+    return f"{video}/{rawframe_name(frame)}"
+
+
 def rawframe_path(frames_root: str | os.PathLike, video: str, frame: int) -> Path:
     """`FRAMES_ROOT/<sport>/<video>/00017.jpg` for a 1-based frame."""
     return Path(frames_root) / video / rawframe_name(frame)
