@@ -122,6 +122,19 @@ def data_options(
     from `gt_file` (default `data_root/annotations/multisports_GT.pkl`). Every
     class-dependent value follows that GT's labels (`class_options`), or
     `num_classes` when given (then without names, unless the GT has as many).
+
+    Args:
+        data_root: The dataset root (MultiSports layout).
+        anno_dir: Folder of the csvs, proposals and label map.
+        gt_file: The GT pickle.
+        num_classes: Number of actions, if not the GT's.
+
+    Returns:
+        `{dotted key: value}` for MMEngine's `cfg_options`.
+
+    Raises:
+        StadError: The GT file exists but cannot be read (a missing one is
+            skipped), or the number of classes is below 1.
     """
     root = Path(data_root)
     files = annotation_files(anno_dir if anno_dir is not None
@@ -159,6 +172,13 @@ def action_options(
     `cfg_options`; then, unless those set `num_classes` themselves, the class
     options of the GT the result evaluates on (the config's own GT when no
     `data_root`), so the classes follow the dataset whichever way it was named.
+
+    Returns:
+        `{dotted key: value}` for MMEngine's `cfg_options`.
+
+    Raises:
+        StadError: The config or GT is unreadable, or the number of classes is
+            below 1 (see `data_options`).
     """
     from .train import load_config
 

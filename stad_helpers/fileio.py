@@ -125,6 +125,10 @@ def check_not_input(outputs: Iterable[str | os.PathLike | None],
 
     Paths are compared resolved (symlinks, `..`, `~`). With `replaced` (the outputs
     are folders to be replaced whole) an input inside an output is refused too.
+
+    Raises:
+        StadError: An output resolves to an input (or, with `replaced`, holds
+            one); the message names both paths.
     """
     ins = [(p, _resolved(p)) for p in inputs if p is not None]
     for out in outputs:
@@ -160,6 +164,10 @@ def check_output_dir(path: str | os.PathLike, *, kind: str,
     also needs `overwrite`; without it (the writer adds to the folder) it must be
     of the same `kind`. Refused with a `StadError`, `overwrite` or not: a plain
     file, a folder the project did not make, an input, a folder holding an input.
+
+    Raises:
+        StadError: Any of the refusals above; the message names `path` and says
+            what to do (another folder, `--overwrite`).
     """
     path = Path(path)
     check_not_input([path], inputs, replaced=replace)
@@ -220,6 +228,12 @@ def replace_output_dir(tmp: str | os.PathLike, dest: str | os.PathLike, *,
     missing, empty, or (with `overwrite`) a folder the project made. An old folder
     is moved aside, then removed once the new one is in place. `tmp` is left to
     the caller to remove if this raises.
+
+    Returns:
+        `dest`.
+
+    Raises:
+        StadError: `dest` may not be replaced (see `check_output_dir`).
     """
     tmp, dest = Path(tmp), Path(dest)
     inputs = list(inputs)

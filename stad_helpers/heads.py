@@ -54,6 +54,22 @@ class BBoxHeadAVANoAction(BBoxHeadAVA):
 
     def loss_and_target(self, cls_score, rois, sampling_results, rcnn_train_cfg,
                         **kwargs) -> dict:
+        """Soft-max cross-entropy over the actions plus "no action" (MMDet's
+        `loss_and_target` hook of a RoI bbox head).
+
+        Args:
+            cls_score: `(R, num_actions + 1)` float logits for the R sampled RoIs.
+            rois: `(R, 5)` RoIs (batch index, x1, y1, x2, y2 in pixels); unused
+                beyond MMDet's signature.
+            sampling_results: MMDet's per-image sampling results (their GT labels
+                give the multi-hot targets).
+            rcnn_train_cfg: The `train_cfg.rcnn` config.
+
+        Returns:
+            `{"loss_bbox": {"loss_action_cls", "acc_action", "acc_no_action"},
+            "bbox_targets": (labels (R, num_actions) float, label_weights)}`;
+            a RoI with several actions gets a target split evenly among them.
+        """
         labels, label_weights = self.get_targets(sampling_results, rcnn_train_cfg)
         labels = labels[:, :self.num_actions].float()
         no_action = labels.sum(dim=1, keepdim=True) == 0  # negatives

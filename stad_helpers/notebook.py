@@ -96,6 +96,9 @@ def colab_install_line() -> str:
 
     Every notebook's first code cell does the same by itself; this is the line for
     a notebook of your own.
+
+    Raises:
+        StadError: The repository URL is stated nowhere (`repo_url`).
     """
     return (f"!git clone -q {repo_url()} stad-tutorial && "
             "python stad-tutorial/tools/bootstrap.py --system")

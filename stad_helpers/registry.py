@@ -11,6 +11,11 @@ _DONE = False
 
 
 def register_all() -> None:
+    """Register MMDetection's and MMAction2's modules (models, datasets,
+    transforms, metrics) in their registries, once per process, without changing
+    MMEngine's default scope; call it before building a model or Runner from a
+    config that names them (`type="FasterRCNN"`, `type="AVADataset"`).
+    """
     global _DONE
     if _DONE:
         return

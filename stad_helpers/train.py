@@ -30,7 +30,22 @@ from .fileio import claim_output_dir, mmengine_work_dir
 # Configs
 # ---------------------------------------------------------------------------
 def load_config(config: str | os.PathLike, cfg_options: dict[str, Any] | None = None):
-    """An mmengine Config from a file, with `cfg_options` merged in."""
+    """An mmengine Config from a file, with `cfg_options` merged in.
+
+    Args:
+        config: An MMEngine config file (`.py`; `_base_` and `mmdet::` /
+            `mmaction::` bases are resolved,
+            https://mmengine.readthedocs.io/en/latest/advanced_tutorials/config.html).
+        cfg_options: Dotted-key overrides (`{"train_cfg.max_iters": 10}`), as
+            `--cfg-options` gives them.
+
+    Returns:
+        The `mmengine.config.Config`.
+
+    Raises:
+        StadError: The file does not exist or MMEngine cannot parse it (syntax
+            error, a missing base file).
+    """
     from mmengine.config import Config
 
     path = Path(config)
@@ -46,6 +61,7 @@ def load_config(config: str | os.PathLike, cfg_options: dict[str, Any] | None = 
 
 
 def default_work_dir(config: str | os.PathLike) -> Path:
+    """`work_dirs/<config file name without .py>` (relative to the current folder)."""
     return Path("work_dirs") / Path(config).stem
 
 
@@ -58,6 +74,17 @@ def launcher_options(launcher: str = "none") -> dict:
     gloo process group ourselves (MMEngine then skips its own init) and return the
     cfg-options for a CPU DDP wrapper. With CUDA, or no launcher, nothing changes.
     Remove when mmengine initializes distributed runs on CPU by itself.
+
+    Args:
+        launcher: `"none"` or `"pytorch"` (MMEngine's launcher names).
+
+    Returns:
+        cfg-options to merge (`{}` unless CPU-only DDP).
+
+    Raises:
+        StadError: A launcher other than `none`/`pytorch` without CUDA, or
+            `pytorch` outside torchrun (RANK, LOCAL_RANK, WORLD_SIZE,
+            MASTER_ADDR not set).
     """
     if launcher == "none":
         return {}
@@ -94,6 +121,9 @@ def resolve_device(device: str | None = None) -> str:
     Accepts "cpu", "cuda" and "cuda:N". Raises `StadError` for another name, or
     for CUDA when torch sees no GPU (or not GPU N). Independent of the profile:
     either profile's models run on either device.
+
+    Raises:
+        StadError: An unknown device name, or CUDA asked for but unavailable.
     """
     import torch
 
@@ -127,6 +157,10 @@ def use_device(device: str | None = None):
     (`resolve_device`), so `--device cpu` also holds on a GPU machine. Yields the
     resolved device. Single-process runs only: under torchrun each process takes
     its own GPU, as MMEngine decides.
+
+    Raises:
+        StadError: An unknown device, or CUDA asked for but not available
+            (`resolve_device`), when the block is entered.
     """
     import mmengine.runner.amp as amp
     import mmengine.runner.runner as runner_module
@@ -153,6 +187,9 @@ def schedule_end(cfg) -> tuple[str, int]:
     MMEngine's Runner builds it. Raises `StadError` when the config trains by
     one unit but `train_cfg` sets the other's length (MMEngine would fail deep
     inside with an unexpected keyword).
+
+    Raises:
+        StadError: `train_cfg` sets the other unit's length, or none.
     """
     train_cfg = cfg.get("train_cfg") or {}
     loop = str(train_cfg.get("type", ""))
@@ -177,6 +214,19 @@ def schedule_options(config: str | os.PathLike, iters: int | None = None,
     length). Validation that the config puts after its end stays after the new
     end, and LR schedulers that end where the config's training ends (in the same
     unit) are moved to end at the new end. Raises `StadError` for a length < 1.
+
+    Args:
+        config: The config file.
+        iters: New `max_iters` for an iteration-based config.
+        epochs: New `max_epochs` for an epoch-based config.
+
+    Returns:
+        cfg-options (`{"train_cfg.max_iters": N, "param_scheduler.0.end": N,
+        ...}`); `{}` when the length in the config's unit is None.
+
+    Raises:
+        StadError: The config is unreadable, its `train_cfg` length is
+            inconsistent (`schedule_end`), or the new length is < 1.
     """
     cfg = load_config(config)
     unit, old = schedule_end(cfg)
@@ -200,7 +250,12 @@ def schedule_options(config: str | os.PathLike, iters: int | None = None,
 
 def checkpoint_progress(checkpoint: str | os.PathLike) -> dict[str, int]:
     """{"epoch": E, "iter": I} of an MMEngine checkpoint: the epochs and iterations
-    completed when it was saved (its `meta`). Raises `StadError` if unreadable."""
+    completed when it was saved (its `meta`). Raises `StadError` if unreadable.
+
+    Raises:
+        StadError: The file is missing, cannot be loaded, or has no `meta.iter`
+            (not an MMEngine training checkpoint).
+    """
     import torch
 
     path = Path(checkpoint)
@@ -222,7 +277,12 @@ def checkpoint_progress(checkpoint: str | os.PathLike) -> dict[str, int]:
 
 def training_finished(cfg, checkpoint: str | os.PathLike) -> tuple[bool, str]:
     """(done, e.g. "iteration 200 of 600"): whether `checkpoint` ends `cfg`'s
-    schedule (`schedule_end`), read from the checkpoint's own progress."""
+    schedule (`schedule_end`), read from the checkpoint's own progress.
+
+    Raises:
+        StadError: The checkpoint is unreadable or not a training checkpoint,
+            or `cfg`'s `train_cfg` length is inconsistent.
+    """
     unit, end = schedule_end(cfg)
     done = checkpoint_progress(checkpoint)[unit]
     return done >= end, f"{'iteration' if unit == 'iter' else 'epoch'} {done} of {end}"
@@ -241,6 +301,20 @@ def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
     (inference, resuming). Without it (fine-tuning with `load_from`) a new head is
     fine, but at least half of the model's tensors must match. Returns the
     loaded checkpoint.
+
+    Args:
+        model: The built model (an `nn.Module`, DDP-wrapped or not).
+        checkpoint: A `.pth` path (a URL is loaded by MMEngine as is).
+        strict: Every tensor must match (True) or at least half (False).
+        source: The config named in errors.
+
+    Returns:
+        The loaded checkpoint dict.
+
+    Raises:
+        StadError: The file is missing or unreadable, holds no weights, or its
+            weights do not fit `model` (the message lists missing and wrongly
+            shaped tensors).
     """
     from mmengine.runner.checkpoint import _load_checkpoint
 
@@ -354,7 +428,22 @@ def build_runner(
     launcher: str = "none",
     quiet: bool = True,
 ):
-    """An MMEngine Runner for `config`, ready to `.train()` or `.test()`."""
+    """An MMEngine Runner for `config`, ready to `.train()` or `.test()`.
+
+    Args:
+        config: The config file.
+        work_dir: Where logs and checkpoints go.
+        resume: Resume from the work dir's last checkpoint.
+        cfg_options: MMEngine config overrides.
+        launcher: `"none"` or `"pytorch"`.
+        quiet: Keep MMEngine's log off the console.
+
+    Returns:
+        An `mmengine.runner.Runner`.
+
+    Raises:
+        StadError: The config cannot be read (`load_config`).
+    """
     return _runner(load_config(config, cfg_options), config, work_dir, resume,
                    launcher, quiet)
 
@@ -442,6 +531,15 @@ def train(
     afterwards, so the work dir can be moved. Raises `StadError` when
     `cfg_options` set the length in the other unit than the config's loop
     (`schedule_end`).
+
+    Returns:
+        The path of the last checkpoint (`.pth`) in the work dir.
+
+    Raises:
+        StadError: The config is unreadable or its schedule inconsistent; the
+            work dir is a folder the project did not make; the device or
+            launcher is unusable; the checkpoint to resume or fine-tune from is
+            unreadable or of another model; or training saved no checkpoint.
     """
     from mmengine.dist import barrier
 

@@ -28,6 +28,10 @@ class TemporalDiff(BaseTransform):
     """
 
     def transform(self, results: dict) -> dict:
+        """Replace `results["imgs"]` (a list of T `(H, W, C)` frames) by T float32
+        frame differences, frame t+1 minus frame t (the last repeats the one before);
+        other keys are unchanged. Returns `results`.
+        """
         clip = np.stack(results["imgs"]).astype(np.float32)
         diff = np.zeros_like(clip)
         diff[:-1] = clip[1:] - clip[:-1]

@@ -35,6 +35,22 @@ _AV_ERRORS = (av.error.FFmpegError, OSError, EOFError)
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """What `probe` found in a video file.
+
+    The same facts a MultiSports GT stores per video (`nframes[video]`,
+    `resolution[video] = (height, width)`; https://github.com/MCG-NJU/MultiSports),
+    so a GT can be checked against (or built from) its videos.
+
+    Attributes:
+        nframes: Number of frames; frames are numbered 1..nframes everywhere in
+            the project (GT tubes, rawframes `00001.jpg`, AVA keys). With
+            `probe(exact=False)` this is the header's claim (0 if unknown).
+        height: Frame height in pixels.
+        width: Frame width in pixels.
+        fps: Average frame rate in frames per second (0.0 if the file gives
+            none).
+    """
+
     nframes: int
     height: int
     width: int
@@ -80,6 +96,19 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
     cut short by truncation, or fewer packets than the container's own index
     declares, is an error rather than a silently wrong count. Without `exact` the
     count comes from the header (instant, but trusts the file).
+
+    Args:
+        path: A video file PyAV/FFmpeg reads (mp4, mkv, avi, ...).
+        exact: Count the frames by demuxing (True) or trust the header (False).
+
+    Returns:
+        A `VideoInfo` (frames counted as shown, sizes in pixels, fps).
+
+    Raises:
+        StadError: The file is missing, not a file, not a video, has no video
+            stream or no frame size, is truncated or corrupt (fewer packets than
+            declared, a cut packet), or (exact) has no frames; the message names
+            the file and, where it applies, the frame number (1-based).
     """
     with _open_video(path) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -131,6 +160,18 @@ def iter_frames(path: PathLike, rgb: bool = False) -> Iterator[np.ndarray]:
     Streaming: only one frame is held at a time, so hour-long videos are fine. A
     frame that cannot be decoded raises `StadError` naming the file and the frame
     number (1-based), as does a file that ends before the frames it declares.
+
+    Args:
+        path: The video file.
+        rgb: Yield RGB (for matplotlib/PIL) instead of BGR (OpenCV's order).
+
+    Yields:
+        `(height, width, 3)` uint8 arrays, frame 1 first.
+
+    Raises:
+        StadError: The file is missing or not a readable video, a frame cannot
+            be decoded, the file ends early, or no frame decodes at all. Raised
+            while iterating, after the frames before the problem were yielded.
     """
     fmt = "rgb24" if rgb else "bgr24"
     with _open_video(path) as (container, stream):
@@ -162,9 +203,23 @@ def iter_frames(path: PathLike, rgb: bool = False) -> Iterator[np.ndarray]:
 class VideoSink:
     """Write BGR frames to an H.264 mp4 that browsers play, whole or not at all.
 
-    `size` is (width, height); when None it is taken from the first frame. Odd sizes
-    are padded by one pixel (yuv420p needs even dimensions). If the `with` block
-    raises, no file is left behind.
+    `size` is (width, height) in pixels; when None it is taken from the first frame.
+    Odd sizes are padded by one pixel (yuv420p needs even dimensions). If the `with`
+    block raises, no file is left behind.
+
+    Args:
+        path: The mp4 to write (replaced only when the block ends without error).
+        fps: Frame rate, > 0.
+        size: `(width, height)` in pixels, or None for the first frame's size.
+        crf: x264 quality (lower = better and larger; 20 is visually lossless).
+        preset: x264 speed preset (`"veryfast"`, `"medium"`, ...).
+        threads: Encoder threads, 0 = FFmpeg's choice.
+
+    Raises:
+        ValueError: `fps <= 0` (at construction), a frame that is not
+            `(H, W, 3)` uint8 or not the video's size (`write`), or a block that
+            wrote no frame (on exit). These are programming errors, hence not
+            `StadError`.
 
         with VideoSink("out.mp4", fps=25) as sink:
             for frame in frames:
@@ -254,7 +309,14 @@ class VideoSink:
         self._stream = stream
 
     def write(self, frame_bgr: np.ndarray) -> None:
-        """Append one HxWx3 uint8 BGR frame (the size must match the video's)."""
+        """Append one frame: a `(height, width, 3)` uint8 BGR array whose size
+        matches the video's (`size`, or the first frame's).
+
+        Raises:
+            RuntimeError: Called outside the `with` block.
+            ValueError: Wrong shape, dtype or size (the message gives the frame
+                number, 1-based).
+        """
         if self._stack is None:
             raise RuntimeError("VideoSink.write() called outside its with-block")
         frame = np.asarray(frame_bgr)

@@ -67,6 +67,9 @@ class RemoteWeights:
         return Path(cache or cache_dir()) / self.file_name
 
     def is_cached(self, cache: str | os.PathLike | None = None) -> bool:
+        """Whether `cached_path(cache)` exists (its checksum is not checked here;
+        `ensure` checks it).
+        """
         return self.cached_path(cache).is_file()
 
 
@@ -127,6 +130,15 @@ def resolve(reference: str) -> str:
     `modelzoo://` and `mmcls://` go through MMEngine's model tables
     (`mmengine/hub/*.json`, plus `~/.cache/mmengine/open_mmlab.json`); anything
     else is a local path. Raises `StadError` for a name no table knows.
+
+    Args:
+        reference: A config's `load_from` / `init_cfg.checkpoint` value.
+
+    Returns:
+        The URL, or `reference` itself for a local path.
+
+    Raises:
+        StadError: A prefixed name that no MMEngine table knows.
     """
     from mmengine.runner import checkpoint as mm
 
@@ -189,6 +201,10 @@ def required(
     This is the registry of what a run needs: read from the configs themselves, so a
     `--cfg-options load_from=...` is followed. Local paths are left out (see
     `preflight`, which checks they exist).
+
+    Raises:
+        StadError: A config cannot be read, or names a checkpoint alias no
+            MMEngine table knows.
     """
     seen: dict[str, RemoteWeights] = {}
     for where, ref, target in references(configs, cfg_options):
@@ -202,6 +218,12 @@ def profile_weights(profile: str) -> list[RemoteWeights]:
 
     The CPU profile trains from scratch (none); the GPU profile fine-tunes the
     tutorial's COCO person Faster R-CNN and MultiSports SlowOnly R50.
+
+    Args:
+        profile: `"cpu"` or `"gpu"`.
+
+    Raises:
+        StadError: An unknown profile, or a profile config that cannot be read.
     """
     from .pipeline import profile_configs
 
@@ -316,6 +338,21 @@ def ensure(
     or `download=False` with nothing found (naming the URL and how to fix it), a
     file in `from_dir` or a download whose SHA-256 does not match its name, a file
     in `from_dir` that does not load as plain weights.
+
+    Args:
+        w: The checkpoint (from `references` / `profile_weights`).
+        from_dir: A folder to take the file from instead of the network.
+        download: Allow downloading.
+        progress: Show a tqdm bar.
+        cache: The cache folder (default `cache_dir()`, torch hub's
+            `checkpoints/`).
+
+    Returns:
+        The checked file's path in the cache.
+
+    Raises:
+        StadError: As listed above (nothing found offline, a checksum mismatch,
+            a file that does not load as plain weights).
     """
     from .data.download import download as http_download
 
@@ -372,7 +409,11 @@ def fetch(
     progress: bool = True,
     cache: str | os.PathLike | None = None,
 ) -> list[Path]:
-    """`ensure` every checkpoint of `weights`; return their cached paths."""
+    """`ensure` every checkpoint of `weights`; return their cached paths.
+
+    Raises:
+        StadError: For the first checkpoint `ensure` cannot provide.
+    """
     return [ensure(w, from_dir, download, progress, cache) for w in weights]
 
 
@@ -389,6 +430,19 @@ def preflight(
     `ensure`). `cfg_options`: as for `references` (one dict for all configs, or one
     per config). Returns the local files, in config order. Raises `StadError` in
     one line when a file is missing, offline, or corrupt.
+
+    Args:
+        configs: Config files (MMEngine format).
+        cfg_options: Overrides, one dict for all or one per config.
+        download: Allow downloading missing files.
+        progress: Show tqdm bars.
+
+    Returns:
+        The local checkpoint paths, in config order (each file once).
+
+    Raises:
+        StadError: A config is unreadable, a local checkpoint is missing, or a
+            remote one cannot be had (see `ensure`).
     """
     out: list[Path] = []
     done: set[str] = set()

@@ -62,7 +62,21 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
-    """Unpickle `data` admitting only plain data (see module docstring)."""
+    """Unpickle `data` admitting only plain data (see module docstring).
+
+    Args:
+        data: The bytes of a pickle (e.g. a `multisports_GT.pkl` or proposals
+            file).
+        source: Name used in error messages (a file name).
+
+    Returns:
+        The unpickled object: dicts, lists, tuples, str, numbers and numpy
+        arrays only.
+
+    Raises:
+        StadError: The pickle refers to any other class or function (refused
+            before it runs), or is truncated, corrupt or not a pickle.
+    """
     try:
         return _RestrictedUnpickler(io.BytesIO(data), source).load()
     except StadError:
@@ -77,7 +91,12 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
 
 
 def safe_load(path: str | os.PathLike) -> Any:
-    """Read and unpickle the file at `path` with `safe_loads`."""
+    """Read and unpickle the file at `path` with `safe_loads`.
+
+    Raises:
+        StadError: The file is missing or is a directory, or `safe_loads`
+            refuses its contents (the message names `path`).
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
