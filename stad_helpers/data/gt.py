@@ -60,7 +60,19 @@ class Tube:
 
 @dataclass(frozen=True)
 class BoxTable:
-    """Every box of a set of videos as parallel numpy columns (one row per box)."""
+    """Every box of a set of videos as parallel numpy columns (one row per box).
+
+    Made by `MultiSportsGT.box_table`; the conversions (`stad convert det-anno`,
+    `stad convert ava`) work on these columns instead of looping over tubes.
+
+    Attributes:
+        videos: Video keys `'sport/name'`; `video` indexes this list.
+        video: `(N,)` int32, index into `videos`.
+        label: `(N,)` int32, 0-based label id (index into the GT's `labels`).
+        tube: `(N,)` int32, the tube's index within `gttubes[video][label]`.
+        frame: `(N,)` int32, 1-based frame number.
+        xyxy: `(N, 4)` float32, x1, y1, x2, y2 in pixels of the original video.
+    """
 
     videos: list[str]  # video keys; `video` below indexes this list
     video: np.ndarray  # (N,) int32

@@ -50,7 +50,17 @@ MAX_RAISED = 20  # problems quoted by `raise_if_invalid`
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an annotation: where it is and what it is."""
+    """One thing wrong with an annotation: where it is and what it is.
+
+    `str(problem)` is the line `stad data validate` prints.
+
+    Attributes:
+        severity: `"error"` (the file cannot be used; `raise_if_invalid` raises)
+            or `"warning"` (usable, but probably not what was meant).
+        where: `"video 'sport/name', label 4, tube 2"`, or the file for
+            file-wide problems.
+        message: What is wrong, with the values (`"x1 >= x2 at frame 17"`).
+    """
 
     severity: str  # 'error' | 'warning'
     where: str  # "video 'a/b', label 4, tube 2", or the file for file-wide problems
