@@ -119,6 +119,25 @@ def validate_gt(
 
     `source` names the file in file-wide problems. Nothing is raised for bad
     content; only an unreadable `videos_root` itself is a `StadError`.
+
+    Checked against the MultiSports format (https://github.com/MCG-NJU/MultiSports;
+    see `data.gt`): the six keys and their types; every video of a split listed in
+    `nframes` and `resolution`; every tube a numeric `(n, 5)` array of 1-based
+    frames inside the video and boxes of positive size inside the frame (pixels);
+    label ids inside `labels`.
+
+    Args:
+        raw: The unpickled dict (`data.safe_pickle.safe_load`).
+        source: The file name for file-wide problems.
+        videos_root: A dataset root; each video's mp4 (`trainval/` or `test/`) is
+            probed and its frame count and `(height, width)` compared with the GT.
+
+    Returns:
+        Every `Problem` found, errors and warnings; empty when the annotation is
+        clean.
+
+    Raises:
+        StadError: `videos_root` is given but is not a folder.
     """
     top = source or "annotation"
     if not isinstance(raw, dict):
