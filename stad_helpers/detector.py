@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from .data import layout
 from .errors import StadError
 from .fileio import dump_pickle
 from .train import check_checkpoint
 
 SOURCES = ("video", "rawframes")
-GT_REL = Path("annotations") / "multisports_GT.pkl"  # the GT inside a dataset folder
 
 
 # ---------------------------------------------------------------------------
@@ -43,6 +43,18 @@ def data_options(config: str | os.PathLike, data_root: str | os.PathLike) -> dic
     path from it (dataloaders' `data_root`, evaluators' `ann_file`, proposal and
     label files). Every string of the config that starts with that root is
     re-rooted, so `stad train ... --data DIR` needs nothing else.
+
+    Args:
+        config: An MMEngine config whose data paths start with its `data_root`.
+        data_root: The dataset folder to point them at.
+
+    Returns:
+        `{dotted key: new value}` for MMEngine's `cfg_options` (e.g.
+        `{"data_root": "DIR/", "val_evaluator.ann_file": "DIR/annotations/..."}`).
+
+    Raises:
+        StadError: The config cannot be read or has no top-level string
+            `data_root`.
     """
     from .train import load_config
 
@@ -138,6 +150,26 @@ def train_detector(
     (one with `annotations/` and `rawframes/`); `cfg_options` override anything
     else, and an overridden `train_cfg.max_iters` ends the LR schedule there too.
     The rest (resume, checkpoint checks, launcher) is `stad_helpers.train.train`.
+
+    Args:
+        config: A detector config (`configs/det/...`, MMDetection format).
+        data_root: Dataset folder with the COCO JSONs of `stad convert
+            det-anno` and the rawframes.
+        work_dir: Where logs and checkpoints go (default
+            `work_dirs/<config name>`).
+        resume: Continue from the last checkpoint in `work_dir`.
+        cfg_options: MMEngine config overrides.
+        launcher: `"none"` or `"pytorch"` (under torchrun).
+        quiet: Keep MMEngine's log off the console.
+
+    Returns:
+        The path of the last checkpoint (`.pth`).
+
+    Raises:
+        StadError: The config is unreadable, the training data (COCO JSONs,
+            rawframes) is missing or empty, the schedule override is invalid,
+            the device or launcher is unusable, or the resumed checkpoint is not
+            one of this config (see `stad_helpers.train.train`).
     """
     from .train import load_config, train
 
@@ -159,6 +191,21 @@ def load_detector(config: str | os.PathLike, checkpoint: str | os.PathLike,
 
     Like mmdet's `init_detector`, but the checkpoint must fit the model exactly
     (mmdet would only warn) and no pretrained backbone is downloaded.
+
+    Args:
+        config: The detector's config.
+        checkpoint: Its weights (`.pth`).
+        device: `"cpu"`, `"cuda"`, `"cuda:N"`; None picks cuda when available.
+        cfg_options: MMEngine config overrides.
+
+    Returns:
+        The MMDetection model in eval mode on `device`, with `dataset_meta`
+        (its classes) and `cfg` set.
+
+    Raises:
+        StadError: The config is unreadable, or the checkpoint is missing,
+            unreadable or does not fit the model exactly (missing, unexpected or
+            wrongly shaped weights).
     """
     import torch
     from mmdet.registry import MODELS
@@ -195,11 +242,10 @@ class _Frame:
 
 
 def _video_frames(gt, data_root: Path, videos: list[str]) -> Iterator[_Frame]:
-    from .data.gt import video_path
     from .video import iter_frames
 
     for video in videos:
-        path = video_path(data_root, video)
+        path = layout.video_path(data_root, video)
         count = 0
         for count, image in enumerate(iter_frames(path), 1):
             yield _Frame(video, count, image, None)
@@ -211,23 +257,21 @@ def _video_frames(gt, data_root: Path, videos: list[str]) -> Iterator[_Frame]:
 def _rawframe_frames(gt, frames_dir: Path, videos: list[str]) -> Iterator[_Frame]:
     for video in videos:
         for i in range(1, int(gt.nframes[video]) + 1):
-            yield _Frame(video, i, None, frames_dir / video / f"{i:05d}.jpg")
+            yield _Frame(video, i, None, layout.rawframe_path(frames_dir, video, i))
 
 
 def _check_sources(gt, data_root: Path, frames_dir: Path, source: str,
                    videos: list[str]) -> None:
     """Fail before any work if a video or a rawframe is missing."""
-    from .data.gt import video_path
-
     for video in videos:
         if source == "video":
-            path = video_path(data_root, video)
+            path = layout.video_path(data_root, video)
             if not path.is_file():
                 raise StadError(f"video of '{video}' not found", path)
         else:
             n = int(gt.nframes[video])
             for i in (1, n):
-                path = frames_dir / video / f"{i:05d}.jpg"
+                path = layout.rawframe_path(frames_dir, video, i)
                 if not path.is_file():
                     raise StadError(
                         f"rawframe {i} of '{video}' ({n} frames) not found; extract "
@@ -338,6 +382,26 @@ def detect(
     dropped. `source="video"` decodes the mp4s (no rawframes needed);
     `"rawframes"` reads `frames_dir` (default `DATA_ROOT/rawframes`). Both splits'
     videos are done, in the annotation's order.
+
+    Args:
+        det_config: The detector's config.
+        det_checkpoint: Its weights.
+        data_root: The MultiSports root (videos in `trainval/`, `test/`).
+        out_pkl: The results pickle to write (whole or not at all).
+        source: `"video"` or `"rawframes"`.
+        score_thr: Drop boxes scoring below this (a probability, 0..1).
+        batch_size: Frames per forward pass, >= 1.
+        gt_file: The GT (default `DATA_ROOT/annotations/multisports_GT.pkl`).
+        frames_dir: The rawframes folder for `source="rawframes"`.
+        device: As in `load_detector`.
+
+    Returns:
+        `out_pkl`.
+
+    Raises:
+        StadError: An unknown `source`, `batch_size < 1`, a missing or invalid
+            GT, a missing video or rawframe, an unreadable video, or a config or
+            checkpoint that `load_detector` refuses.
     """
     import torch
 
@@ -348,8 +412,8 @@ def detect(
     if batch_size < 1:
         raise StadError(f"batch size must be at least 1, got {batch_size}")
     data_root = Path(data_root)
-    gt = MultiSportsGT.load(Path(gt_file) if gt_file else data_root / GT_REL)
-    frames_dir = Path(frames_dir) if frames_dir else data_root / "rawframes"
+    gt = MultiSportsGT.load(Path(gt_file) if gt_file else layout.gt_file(data_root))
+    frames_dir = Path(frames_dir) if frames_dir else data_root / layout.RAWFRAMES
     videos = gt.videos
     _check_sources(gt, data_root, frames_dir, source, videos)
 
@@ -377,7 +441,7 @@ def _to_numpy(frame: _Frame, sample, score_thr: float) -> dict:
     keep = scores >= score_thr
     h, w = sample.metainfo["ori_shape"][:2]
     return {
-        "img_path": f"{frame.video}/{frame.index:05d}.jpg",
+        "img_path": layout.rawframe_relpath(frame.video, frame.index),
         "ori_shape": (int(h), int(w)),
         "pred_instances": {
             "bboxes": np.ascontiguousarray(
@@ -413,7 +477,7 @@ def make_proposals(
     """
     from .convert.proposals import AVA_SCORE_THR, MIN_COVERAGE, proposals
 
-    gt = Path(gt_file) if gt_file else Path(data_root) / GT_REL
+    gt = Path(gt_file) if gt_file else layout.gt_file(data_root)
     if score_thr is not None:
         source = "--person-det-score-thr"
     elif action_config is not None:
