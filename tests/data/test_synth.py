@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stad_helpers.data import synth
+from stad_helpers.data import synth_render
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.data.safe_pickle import safe_load
 from stad_helpers.data.synth import (
-    _J,
     DEMO_KEY,
     LABELS,
     SPORTS,
@@ -23,8 +22,10 @@ from stad_helpers.data.synth import (
     plan_motion,
     render_video,
 )
+from stad_helpers.data.synth_render import _J
 from stad_helpers.data.validate import raise_if_invalid
 from stad_helpers.errors import StadError
+from stad_helpers.fileio import OUTPUT_MARKER
 from stad_helpers.video import iter_frames, probe
 
 TINY = dict(videos=3, frames=40, width=160, height=120, progress=False)
@@ -59,7 +60,7 @@ def test_layout_is_multisports_tiny(tiny):
     # MultiSports-tiny: annotated videos of both splits in trainval/, one clip
     # that is not annotated in test/ (the demo's input).
     expected = sorted(
-        ["annotations/multisports_GT.pkl", f"test/{DEMO_KEY}.mp4"]
+        ["annotations/multisports_GT.pkl", f"test/{DEMO_KEY}.mp4", OUTPUT_MARKER]
         + [f"trainval/{v}.mp4" for v in gt.videos]
     )
     assert files == expected  # nothing else: no temp files, no stray folders
@@ -212,7 +213,7 @@ def test_actors_overlap_at_times_but_not_always():
 
 def test_boxes_are_tight_around_the_drawn_figure(monkeypatch):
     # On a plain grey world every pixel that differs belongs to the figure.
-    monkeypatch.setattr(synth, "make_background", lambda plan: np.full(
+    monkeypatch.setattr(synth_render, "make_background", lambda plan: np.full(
         (plan.canvas_size[1], plan.canvas_size[0], 3), 128, np.uint8))
     plan = plan_dataset(2, videos=2, frames=30, width=160, height=120)[0]
     for a, actor in enumerate(plan.actors):
