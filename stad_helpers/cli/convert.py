@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data import layout
 from ..fileio import check_not_input
 from ._common import (
     existing_dir,
@@ -24,14 +25,14 @@ def register(sub) -> None:
 
     p = conv.add_parser("det-anno", help="GT tubes -> COCO person boxes "
                         "(OUT_train.json, OUT_val.json)")
-    p.add_argument("gt", type=existing_file, help="multisports_GT.pkl")
+    p.add_argument("gt", type=existing_file, help=layout.GT_FILE)
     p.add_argument("out", help="OUT.json; writes OUT_train.json and OUT_val.json")
     p.set_defaults(func=_det_anno)
 
     p = conv.add_parser("frames", help="videos -> rawframes <sport>/<video>/00001.jpg")
     p.add_argument("videos_root", type=existing_dir,
-                   help="folder of <sport>/<video>.mp4, or a MultiSports root with "
-                   "trainval/ and test/")
+                   help="folder of <sport>/<video>.mp4 files, or a MultiSports root "
+                   "with trainval/ and test/")
     p.add_argument("out_dir", help="frames folder: new, empty, or one this command "
                    "made (complete videos in it are skipped)")
     p.add_argument("--workers", type=positive_int, default=None,
@@ -48,7 +49,7 @@ def register(sub) -> None:
     p.add_argument("out", help="OUT.json")
     p.add_argument("--classes", nargs="+", default=["person"])
     p.add_argument("--gt", type=existing_file, default=None,
-                   help="list only the annotated frames of this multisports_GT.pkl "
+                   help=f"list only the annotated frames of this {layout.GT_FILE} "
                    "(all the action detector needs)")
     p.set_defaults(func=_infer_anno)
 
@@ -56,7 +57,7 @@ def register(sub) -> None:
                         "(OUT_train.pkl, OUT_val.pkl)")
     p.add_argument("det_results", type=existing_file,
                    help="results pickle (list of per-image dicts)")
-    p.add_argument("gt", type=existing_file, help="multisports_GT.pkl")
+    p.add_argument("gt", type=existing_file, help=layout.GT_FILE)
     p.add_argument("out", help="OUT.pkl; writes OUT_train.pkl and OUT_val.pkl")
     p.add_argument("--min-coverage", type=threshold, default=None,
                    help="fail if fewer annotated keyframes have a proposal "
@@ -67,9 +68,10 @@ def register(sub) -> None:
                    "AVADataset's)")
     p.set_defaults(func=_proposals)
 
-    p = conv.add_parser("ava", help="GT tubes -> multisports_{train,val}.csv and "
-                        "label map")
-    p.add_argument("gt", type=existing_file, help="multisports_GT.pkl")
+    csvs = ", ".join(layout.ava_csv("", s).name for s in layout.SPLITS)
+    p = conv.add_parser("ava", help=f"GT tubes -> {csvs} and the label map "
+                        f"{layout.LABEL_MAP_FILE}")
+    p.add_argument("gt", type=existing_file, help=layout.GT_FILE)
     p.add_argument("out_dir")
     p.set_defaults(func=_ava)
 
@@ -118,19 +120,18 @@ def _proposals(args: argparse.Namespace) -> int:
 
 def _ava(args: argparse.Namespace) -> int:
     from ..convert import ava
-    from ..convert.ava import LABEL_MAP, SPLITS
 
-    names = [*(f"multisports_{s}.csv" for s in SPLITS), LABEL_MAP]
-    check_not_input([Path(args.out_dir) / n for n in names], [args.gt])
+    out_dir = Path(args.out_dir)
+    outputs = [*(layout.ava_csv(out_dir, s) for s in layout.SPLITS),
+               layout.label_map_file(out_dir)]
+    check_not_input(outputs, [args.gt])
     for path in ava(args.gt, args.out_dir).values():
         print(path)
     return 0
 
 
-def _split_names(out: str, suffix: str) -> list[str]:
+def _split_names(out: str, suffix: str) -> list[str | Path]:
     """OUT and the OUT_train / OUT_val files a conversion writes from it."""
-    from ..convert._common import split_output
-
     if not out.endswith(suffix):
         return [out]  # the conversion refuses the name itself
-    return [out, *(split_output(out, suffix, s) for s in ("train", "val"))]
+    return [out, *(layout.split_file(out, s, suffix) for s in layout.SPLITS)]

@@ -9,10 +9,9 @@ import argparse
 import os
 from pathlib import Path
 
+from ..data import layout
 from . import own_data
 from ._common import existing_dir, existing_file, nonnegative_int, positive_int
-
-GT_REL = Path("annotations") / "multisports_GT.pkl"
 
 
 def register(sub) -> None:
@@ -74,7 +73,7 @@ def _synth(args: argparse.Namespace) -> int:
     if args.videos is not None:
         kwargs["videos"] = args.videos
     result = make_synthetic_dataset(args.out, **kwargs)
-    gt_path = args.out / GT_REL
+    gt_path = layout.gt_file(args.out)
     if isinstance(result, (str, os.PathLike)) and Path(result).is_file():
         gt_path = Path(result)
     print(gt_path)
@@ -88,7 +87,7 @@ def _download(args: argparse.Namespace) -> int:
 
     out = download_multisports_tiny(args.out, url=args.url or TUTORIAL_URL,
                                     from_tar=args.from_tar, sha256=args.sha256)
-    gt_path = out / GT_REL
+    gt_path = layout.gt_file(out)
     print(gt_path)
     _print_summary(MultiSportsGT.load(gt_path).summary())
     return 0

@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..data import layout
 from ._common import existing_dir, existing_file, file_or_url, positive_int, threshold
 
 
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("det_checkpoint", metavar="DET_CKPT", type=file_or_url,
                    help="checkpoint file (or URL) of the detector")
     p.add_argument("--data", type=existing_dir, required=True, metavar="D",
-                   help="dataset folder (annotations/multisports_GT.pkl, trainval/)")
+                   help=f"dataset folder ({layout.GT_REL}, {layout.TRAINVAL}/)")
     p.add_argument("--out", type=Path, required=True, metavar="DET_RESULTS.pkl",
                    help="detection results, one entry per frame (the input of "
                         "`stad convert proposals`)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data import layout
 from ._common import (
     add_cfg_options,
     existing_dir,
@@ -36,7 +37,7 @@ def register(sub) -> None:
                         "person detector (bbox AP50)")
     p.add_argument("--det-anno", type=existing_file, metavar="JSON",
                    help="val COCO JSON for --det-results (default: "
-                        "multisports_det_anno_val.json beside the GT)")
+                        f"{layout.det_anno_file('', 'test')} beside the GT)")
     p.add_argument("--predictions", type=existing_file, metavar="PKL",
                    help="score these saved predictions instead of running the model")
     add_cfg_options(p, help="override config settings (MMEngine's syntax)")

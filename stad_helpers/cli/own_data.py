@@ -19,6 +19,7 @@ import argparse
 from pathlib import Path
 
 from ..annotations.csv_format import DEFAULT_MAX_GAP
+from ..data import layout
 from ..fileio import check_not_input
 from ._common import (
     existing_dir,
@@ -38,8 +39,8 @@ def register(data) -> None:
         "import", help="annotations from CVAT, Label Studio or CSV -> a MultiSports "
                        "dataset",
         description="Import annotation exports of your own videos into the "
-                    "MultiSports layout (OUT/trainval/, OUT/annotations/"
-                    "multisports_GT.pkl). Label ids: --labels if given, else the "
+                    f"MultiSports layout (OUT/{layout.TRAINVAL}/, "
+                    f"OUT/{layout.GT_REL}). Label ids: --labels if given, else the "
                     "order the files declare the labels in (CVAT's label list or "
                     "action attribute values, a CSV's '# labels: [...]' line), "
                     "else the action names sorted. A video annotated in several "
