@@ -211,7 +211,7 @@ class VideoSink:
         path: The mp4 to write (replaced only when the block ends without error).
         fps: Frame rate, > 0.
         size: `(width, height)` in pixels, or None for the first frame's size.
-        crf: x264 quality (lower = better and larger; 20 is visually lossless).
+        crf: x264 constant rate factor (lower = better quality, larger file).
         preset: x264 speed preset (`"veryfast"`, `"medium"`, ...).
         threads: Encoder threads, 0 = FFmpeg's choice.
 
