@@ -9,25 +9,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.fileio import dump_pickle
 
 
-def gt_proposals(gt: MultiSportsGT, out_dir: str | os.PathLike,
-                 name: str = "multisports_proposals") -> dict[str, Path]:
-    """`{name}_{train,val}.pkl`: every GT box as a proposal (normalized, score 1)."""
+def gt_proposals(gt: MultiSportsGT, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """`multisports_proposals_{train,val}.pkl`: every GT box as a proposal
+    (normalized, score 1)."""
     paths = {}
-    for out, split in (("train", "train"), ("val", "test")):
+    for split in layout.SPLITS:
         props: dict[str, list] = {}
         for tube in gt.tubes(gt.split_videos(split)):
             h, w = gt.resolution[tube.video]
             for row in np.asarray(tube.boxes, np.float64):
-                key = f"{tube.video}.mp4,{int(row[0]):04d}"
+                key = layout.ava_key(tube.video, int(row[0]))
                 box = row[1:5] / np.array([w, h, w, h])
                 props.setdefault(key, []).append([*np.clip(box, 0, 1), 1.0])
-        paths[out] = dump_pickle(
+        paths[layout.file_split(split)] = dump_pickle(
             {k: np.array(v, np.float32) for k, v in props.items()},
-            Path(out_dir) / f"{name}_{out}.pkl")
+            layout.proposals_file(out_dir, split))
     return paths
 
 
@@ -36,19 +37,17 @@ def prepare(root: str | os.PathLike, gt_path: str | os.PathLike) -> MultiSportsG
     from stad_helpers.convert.ava import ava
 
     gt = MultiSportsGT.load(gt_path)
-    ava(gt, Path(root) / "annotations")
-    gt_proposals(gt, Path(root) / "annotations")
+    ava(gt, layout.annotations_dir(root))
+    gt_proposals(gt, layout.annotations_dir(root))
     return gt
 
 
 def link_split_videos(root: str | os.PathLike, gt: MultiSportsGT) -> None:
     """Make every annotated video reachable under trainval/ (MultiSports keeps both
     splits there; a dataset writer that puts the test split in test/ gets links)."""
-    from stad_helpers.data.gt import video_path
-
     for video in gt.videos:
-        want = Path(root) / "trainval" / f"{video}.mp4"
-        have = video_path(root, video)
+        want = Path(root) / layout.TRAINVAL / f"{video}{layout.VIDEO_SUFFIX}"
+        have = layout.video_path(root, video)
         if not want.exists() and have.exists():
             want.parent.mkdir(parents=True, exist_ok=True)
             want.symlink_to(have.resolve())
@@ -93,9 +92,9 @@ def relabeled_dataset(src_root: str | os.PathLike, gt: MultiSportsGT,
     relabeled to `num_actions` actions, with its AVA files and GT proposals."""
     dst = Path(dst_root)
     dst.mkdir(parents=True, exist_ok=True)
-    (dst / "trainval").symlink_to(Path(src_root, "trainval").resolve(),
-                                  target_is_directory=True)
-    gt_path = relabel(gt, num_actions).save(dst / "annotations" / "multisports_GT.pkl")
+    (dst / layout.TRAINVAL).symlink_to(Path(src_root, layout.TRAINVAL).resolve(),
+                                       target_is_directory=True)
+    gt_path = relabel(gt, num_actions).save(layout.gt_file(dst))
     return prepare(dst, gt_path)
 
 

@@ -17,7 +17,7 @@ from _action_data import ACTION_CONFIG, DET_CONFIG
 import stad_helpers.demo as demo_module
 import stad_helpers.video as video_module
 from stad_helpers.action import data_options
-from stad_helpers.data.gt import video_path
+from stad_helpers.data.layout import video_path
 from stad_helpers.demo import ClipSampler, Demo, demo, write_demo
 from stad_helpers.errors import StadError
 from stad_helpers.predictions import DEMO_FORMAT, Predictions

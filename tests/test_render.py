@@ -51,7 +51,8 @@ CELLS = [
     """\
 import matplotlib
 %matplotlib inline
-from stad_helpers.data.gt import MultiSportsGT, video_path
+from stad_helpers.data.gt import MultiSportsGT
+from stad_helpers.data.layout import video_path
 from stad_helpers.viz import (player, plot_dataset_stats, show_frame, show_video,
                               write_annotated_clip)
 

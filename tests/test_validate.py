@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stad_helpers.data import MultiSportsGT, Problem, raise_if_invalid, validate_gt
-from stad_helpers.data.gt import video_path
+from stad_helpers.data.layout import video_path
 from stad_helpers.data.validate import BORDER_TOLERANCE_PX
 from stad_helpers.errors import StadError
 

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from stad_helpers.data.gt import MultiSportsGT, video_path  # noqa: E402
+from stad_helpers.data.gt import MultiSportsGT  # noqa: E402
+from stad_helpers.data.layout import video_path  # noqa: E402
 from stad_helpers.data.synth import make_synthetic_dataset  # noqa: E402
 from stad_helpers.errors import StadError  # noqa: E402
 from stad_helpers.predictions import Predictions  # noqa: E402
