@@ -200,6 +200,10 @@ def claim_output_dir(path: str | os.PathLike, *, kind: str,
     dataset, work dirs): `path` is created (with its parents) and marked if
     missing or empty; a marked folder of the same kind (or one `legacy`
     recognizes) is kept. Everything `check_output_dir` refuses raises `StadError`.
+
+    Raises:
+        StadError: `path` is a file, a folder this project did not make, a
+            folder of another kind, or an input (see `check_output_dir`).
     """
     path = Path(path)
     check_output_dir(path, kind=kind, inputs=inputs, replace=False, legacy=legacy)

@@ -174,6 +174,16 @@ def references(
     `cfg_options`: one dict merged into every config, or one dict (or None) per
     config, in MMEngine's `--cfg-options` form (`{"load_from": None}`).
     Raises `StadError` for a config that is missing or does not parse.
+
+    Returns:
+        One `(where, reference, resolved)` per checkpoint value: `where` names
+        the config and key (`faster-rcnn_...py: load_from`), `reference` is the
+        value as written, `resolved` the URL or local path (`resolve`).
+
+    Raises:
+        StadError: A config is missing or does not parse, or names an alias no
+            MMEngine table knows.
+        ValueError: A list of `cfg_options` of another length than `configs`.
     """
     from .train import load_config
 
@@ -469,7 +479,15 @@ def local_checkpoint(value: str | os.PathLike, where: str = "--checkpoint",
     is resolved, cached and checked as `preflight` does (offline: one-line
     `StadError` with the fix); anything else is returned as given. `where` names the
     argument in messages. For commands that take `--checkpoint URL`, as the original
-    tutorial's demo does."""
+    tutorial's demo does.
+
+    Returns:
+        A local path (the cached file for a URL or alias), as a string.
+
+    Raises:
+        StadError: An unknown alias, or a remote checkpoint that cannot be had
+            (offline, checksum mismatch; see `ensure`).
+    """
     text = os.fspath(value)
     target = resolve(text)
     if not target.startswith(("http://", "https://")):
