@@ -29,7 +29,6 @@ files). The names below are re-exported here.
 Used in: 01_dataset (and the small settings every notebook runs in CI).
 """
 
-
 from __future__ import annotations
 
 import multiprocessing

@@ -1,0 +1,184 @@
+"""The action model over the val split: per-keyframe predictions, saved, read back.
+
+`predict_action` runs the model with MMEngine's test loop (the config's
+`test_dataloader`, quietly, with a progress bar) and saves every keyframe's
+boxes and class scores (`predictions.pkl`, plain numpy: `safe_load` reads it
+back); `load_predictions` reads such a file and checks it. `action_eval` scores
+them, `evaluate.evaluate` does every step.
+
+Used in: 03_action_detector, 05_your_own_data (through `evaluate`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .action import action_options, check_checkpoint_classes, check_data, quote_names
+from .data.gt import MultiSportsGT
+from .data.safe_pickle import safe_load
+from .errors import StadError
+from .fileio import dump_pickle
+from .train import build_runner, check_checkpoint, load_config
+
+PREDICTIONS_VERSION = 1
+
+
+@contextlib.contextmanager
+def quiet_output():
+    """Silence MMAction2's metric prints, logs and rich progress bars."""
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+_COLLECTOR = "StadCollectDetections"
+
+
+def _register_collector() -> str:
+    """Register (once) a metric that only keeps MultiSportsMetric's per-keyframe
+    results; return its registry name for the test loop's evaluator."""
+    from mmaction.evaluation import MultiSportsMetric
+    from mmaction.registry import METRICS
+    from mmengine.evaluator import BaseMetric
+
+    if METRICS.get(_COLLECTOR) is None:
+
+        class StadCollectDetections(BaseMetric):
+            default_prefix = "stad"
+            process = MultiSportsMetric.process  # same fields as the real metric
+
+            def compute_metrics(self, results: list) -> dict:
+                self.collected = list(results)
+                return {"keyframes": float(len(results))}
+
+        METRICS.register_module(_COLLECTOR, module=StadCollectDetections)
+    return _COLLECTOR
+
+
+def _progress_hook(desc: str, enabled: bool):
+    """A hook showing the test loop's progress (on the stderr of now, so that
+    silencing MMEngine's prints later does not hide it)."""
+    from mmengine.hooks import Hook
+
+    stream = sys.stderr
+
+    class TqdmHook(Hook):
+        priority = "VERY_LOW"
+
+        def before_test_epoch(self, runner) -> None:
+            self.bar = tqdm(total=len(runner.test_dataloader), desc=desc,
+                            unit="clip", disable=not enabled, file=stream)
+
+        def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            self.bar.update(1)
+
+        def after_test_epoch(self, runner, metrics=None) -> None:
+            self.bar.close()
+
+    return TqdmHook()
+
+
+def predict_action(
+    config: str | os.PathLike,
+    checkpoint: str | os.PathLike,
+    out_pkl: str | os.PathLike,
+    data_root: str | os.PathLike | None = None,
+    cfg_options: dict[str, Any] | None = None,
+    progress: bool = True,
+    *,
+    anno_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Run the action model over the config's test split; save its predictions.
+
+    `out_pkl` holds a dict: `labels` (class names, when known), `detections`: one
+    dict per keyframe with `video` ('sport/name'), `frame` (1-based), `boxes`
+    (N, 4) float32 normalized x1 y1 x2 y2 (the proposals) and `scores` (N, C)
+    float32, one column per class.
+
+    Raises:
+        StadError: missing data, proposals not of the GT, or a checkpoint of
+            another model or other classes than the GT's; nothing is written.
+    """
+    options = action_options(config, data_root, cfg_options, anno_dir=anno_dir)
+    cfg = load_config(config, options)
+    check_data(cfg, config, splits=("test_dataloader",))
+    check_checkpoint_classes(checkpoint, cfg, config)
+    options.update({"load_from": os.fspath(checkpoint), "resume": False,
+                    "test_evaluator": [dict(type=_register_collector())]})
+    with tempfile.TemporaryDirectory(prefix="stad-eval-") as tmp:
+        runner = build_runner(config, tmp, cfg_options=options, quiet=True)
+        runner.register_hook(_progress_hook("predict", progress))
+        check_checkpoint(runner.model, checkpoint, strict=True, source=config)
+        with quiet_output():
+            runner.test()
+        results = runner.test_loop.evaluator.metrics[0].collected
+        labels = _labels_of(cfg)
+    detections = [
+        {
+            "video": str(video),
+            "frame": int(frame),
+            "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+            "scores": np.asarray(scores, np.float32).reshape(len(boxes), -1)
+            if len(boxes) else np.zeros((0, len(labels or ())), np.float32),
+        }
+        for video, frame, boxes, scores in results
+    ]
+    return dump_pickle({"version": PREDICTIONS_VERSION, "labels": labels,
+                        "detections": detections}, out_pkl)
+
+
+def _labels_of(cfg) -> list[str] | None:
+    ann = (cfg.get("test_evaluator") or {}).get("ann_file")
+    if ann and Path(ann).is_file():
+        return list(MultiSportsGT.load(ann, validate=False).labels)
+    return None
+
+
+def load_predictions(path: str | os.PathLike,
+                     gt: MultiSportsGT | None = None) -> list[dict]:
+    """The per-keyframe predictions `predict_action` saved (safely unpickled).
+
+    With `gt`, the class names the file was made with must be its labels, in
+    that order.
+
+    Raises:
+        StadError: not a predictions file, or made for other classes.
+
+    Returns:
+        One dict per keyframe: `video` ('sport/name'), `frame` (1-based),
+        `boxes` `(N, 4)` float32 normalized x1 y1 x2 y2, `scores` `(N, C)`
+        float32.
+    """
+    raw = safe_load(path)
+    if not isinstance(raw, dict) or not isinstance(raw.get("detections"), list):
+        raise StadError("not a predictions file of `predict_action` (expected a dict "
+                        "with a 'detections' list)", path)
+    saved = raw.get("labels")
+    if gt is not None and saved is not None and list(saved) != list(gt.labels):
+        raise StadError(f"predictions made for {len(saved)} classes"
+                        f"{quote_names(saved)}, but the GT {gt.source or ''} has "
+                        f"{len(gt.labels)}{quote_names(gt.labels)}", path)
+    for i, det in enumerate(raw["detections"]):
+        if not isinstance(det, dict) or not {"video", "frame", "boxes",
+                                             "scores"} <= set(det):
+            raise StadError(f"detection {i}: expected keys video, frame, boxes, "
+                            "scores", path)
+    return raw["detections"]
