@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stad_helpers.data import MultiSportsGT, download_multisports_tiny
+from stad_helpers.data import MultiSportsGT, download_multisports_tiny, layout
 from stad_helpers.data.download import TUTORIAL_SIZE, TUTORIAL_URL, download
 from stad_helpers.errors import StadError
 
@@ -68,7 +68,7 @@ def make_tar(path: Path, gt: dict | None = None, extra=None, prefix=PREFIX) -> P
                 _add(tar, f"{prefix}{folder}/{video}.mp4",
                      rng.integers(0, 255, 40_000, dtype=np.uint8).tobytes())
         _add(tar, f"{prefix}annotations/")
-        _add(tar, f"{prefix}annotations/multisports_GT.pkl",
+        _add(tar, f"{prefix}{layout.GT_REL}",
              pickle.dumps(gt if gt is not None else _gt(), protocol=4))
         for args, attrs in extra or []:
             _add(tar, *args, **attrs)
@@ -89,7 +89,7 @@ def _check_layout(out: Path) -> None:
         assert (out / "trainval" / f"{video}.mp4").is_file()
     assert (out / "test" / f"{TEST[0]}.mp4").is_file()
     assert not (out / "multisports-tiny").exists()
-    gt = MultiSportsGT.load(out / "annotations" / "multisports_GT.pkl")
+    gt = MultiSportsGT.load(layout.gt_file(out))
     assert gt.train_videos == TRAIN and gt.test_videos == TEST
 
 
@@ -106,9 +106,9 @@ def test_from_tar_extracts_the_layout_and_validates(good_tar, tmp_path):
         member = tar.extractfile(f"{PREFIX}trainval/{TRAIN[0]}.mp4")
         assert member.read() == (out / "trainval" / f"{TRAIN[0]}.mp4").read_bytes()
     # A second run finds it done and does not touch it.
-    stamp = (out / "annotations" / "multisports_GT.pkl").stat().st_mtime_ns
+    stamp = layout.gt_file(out).stat().st_mtime_ns
     assert download_multisports_tiny(out, from_tar=good_tar, progress=False) == out
-    assert (out / "annotations" / "multisports_GT.pkl").stat().st_mtime_ns == stamp
+    assert layout.gt_file(out).stat().st_mtime_ns == stamp
 
 
 def test_tar_without_prefix_and_into_empty_folder(tmp_path):
@@ -166,14 +166,14 @@ def test_invalid_annotation_leaves_nothing(tmp_path):
     text = str(info.value)
     assert f"video '{TRAIN[0]}', label 0, tube 0: x1 >= x2 at frame 4" in text
     assert str(info.value).startswith(
-        f"{tar}:{PREFIX}annotations/multisports_GT.pkl: 3 error(s)")
+        f"{tar}:{PREFIX}{layout.GT_REL}: 3 error(s)")
     assert not out.exists() and _leftovers(out.parent) == []
 
 
 def test_tar_without_annotation_and_truncated_tar(good_tar, tmp_path):
     with tarfile.open(tmp_path / "nogt.tar", "w") as tar:
         _add(tar, "x.mp4", b"123")
-    with pytest.raises(StadError, match="no annotations/multisports_GT.pkl"):
+    with pytest.raises(StadError, match=f"no {layout.GT_REL}"):
         download_multisports_tiny(tmp_path / "a", from_tar=tmp_path / "nogt.tar")
     cut = tmp_path / "cut.tar"
     data = good_tar.read_bytes()

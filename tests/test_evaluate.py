@@ -26,6 +26,7 @@ import json
 import numpy as np
 import pytest
 
+from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.errors import StadError
 from stad_helpers.evaluate import action_metrics, detector_ap50, evaluate
@@ -117,7 +118,7 @@ def test_prediction_for_unknown_video_is_a_clear_error(gt):
 
 def test_evaluate_writes_json_and_csv_from_saved_predictions(gt, tmp_path, root):
     data = tmp_path / "data"
-    gt.save(data / "annotations" / "multisports_GT.pkl")
+    gt.save(layout.gt_file(data))
     preds = dump_pickle({"version": 1, "labels": gt.labels, "detections": _mixed()},
                         tmp_path / "preds.pkl")
     result = evaluate(root / CONFIG, "unused.pth", data, tmp_path / "eval",
@@ -134,7 +135,7 @@ def test_evaluate_writes_json_and_csv_from_saved_predictions(gt, tmp_path, root)
 
 def test_predictions_of_other_classes_are_refused_before_writing(gt, tmp_path, root):
     data = tmp_path / "data"
-    gt_file = gt.save(data / "annotations" / "multisports_GT.pkl")
+    gt_file = gt.save(layout.gt_file(data))
     preds = dump_pickle({"version": 1, "labels": ["throw", "lift"],
                          "detections": _mixed()}, tmp_path / "preds.pkl")
     with pytest.raises(StadError, match="predictions made for 2 classes") as err:
@@ -148,8 +149,8 @@ def test_predictions_of_other_classes_are_refused_before_writing(gt, tmp_path, r
 # Person detector AP50 (COCO, 101-point interpolation)
 # ---------------------------------------------------------------------------
 def _det_anno(path) -> None:
-    images = [{"file_name": f"s/v1/{i:05d}.jpg", "height": 100, "width": 100, "id": i}
-              for i in (1, 2)]
+    images = [{"file_name": layout.rawframe_relpath("s/v1", i), "height": 100,
+               "width": 100, "id": i} for i in (1, 2)]
     annotations = [{"id": i, "image_id": i, "category_id": 0, "iscrowd": 0,
                     "area": 40.0 * 80.0, "bbox": [10.0, 10.0, 40.0, 80.0]}
                    for i in (1, 2)]
@@ -163,20 +164,22 @@ def test_detector_ap50_by_hand(tmp_path, gt):
     anno = tmp_path / "val.json"
     _det_anno(anno)
     results = [
-        {"img_path": "s/v1/00001.jpg", "ori_shape": (100, 100),
+        {"img_path": layout.rawframe_relpath("s/v1", 1), "ori_shape": (100, 100),
          "pred_instances": {"bboxes": np.array([BOX_A]), "scores": np.array([0.9]),
                             "labels": np.array([0])}},
-        {"img_path": "s/v1/00002.jpg", "ori_shape": (100, 100),
+        {"img_path": layout.rawframe_relpath("s/v1", 2), "ori_shape": (100, 100),
          "pred_instances": {"bboxes": np.array([BOX_B, BOX_A]),
                             "scores": np.array([0.8, 0.7]),
                             "labels": np.array([0, 0])}},
-        {"img_path": "s/v1/00003.jpg", "ori_shape": (100, 100),  # not in the JSON
+        # not in the JSON:
+        {"img_path": layout.rawframe_relpath("s/v1", 3), "ori_shape": (100, 100),
          "pred_instances": {"bboxes": np.array([BOX_B]), "scores": np.array([0.99]),
                             "labels": np.array([0])}},
     ]
     expected = (51 + 50 * 2 / 3) / 101
     assert detector_ap50(results, anno) == pytest.approx(expected, abs=1e-3)
     # The same detections as proposals (normalized boxes + score) score the same.
-    proposals = {"s/v1.mp4,0001": np.array([[*BOX_A / 100, 0.9]]),
-                 "s/v1.mp4,0002": np.array([[*BOX_B / 100, 0.8], [*BOX_A / 100, 0.7]])}
+    proposals = {layout.ava_key("s/v1", 1): np.array([[*BOX_A / 100, 0.9]]),
+                 layout.ava_key("s/v1", 2): np.array([[*BOX_B / 100, 0.8],
+                                                      [*BOX_A / 100, 0.7]])}
     assert detector_ap50(proposals, anno, gt) == pytest.approx(expected, abs=1e-3)
