@@ -467,3 +467,31 @@ def test_a_real_interrupted_detector_training_resumes_where_it_stopped(
     assert checkpoint_progress(t.det_checkpoint())["iter"] == 4
     assert (t.det_dir / "last_checkpoint").read_text() == "iter_4.pth"
     assert tiny().plan("train_det") == []
+
+
+@pytest.mark.slow
+def test_notebook_05_run_twice_trains_nothing_again(tmp_path):
+    """Notebook 05's loop, tiny: export, import (replacing the dataset folder),
+    train, evaluate; the second pass re-imports the same annotation and only
+    remakes the converted files the import replaced, no model."""
+    from stad_helpers.annotations import export_cvat, import_annotations
+    from stad_helpers.data.synth import make_synthetic_dataset
+
+    ran = []
+    for _ in range(2):
+        gt = make_synthetic_dataset(tmp_path / "source", seed=1, videos=8, frames=48,
+                                    width=160, height=120, progress=False)
+        shutil.rmtree(tmp_path / "cvat", ignore_errors=True)
+        export = export_cvat(gt, tmp_path / "cvat")
+        import_annotations("cvat", export if isinstance(export, list) else [export],
+                           tmp_path / "source" / "trainval", tmp_path / "dataset",
+                           test_ratio=0.3, overwrite=True)
+        t = Tutorial(data=tmp_path / "dataset", work_dir=tmp_path / "run",
+                     min_coverage=0.0, progress=False, device="cpu",
+                     schedule={"det": {"iters": 4, "epochs": 1},
+                               "action": {"epochs": 1}},
+                     cfg_options={"det": {"train_dataloader.batch_size": 2}})
+        t.ensure("evaluate")
+        ran.append([s for s in t.seconds if s not in t.skipped])
+    assert ran[0] == STAGES[:-1]
+    assert ran[1] == ["det_anno", "frames", "proposals", "ava"]
