@@ -148,3 +148,145 @@ def quiet_third_party_warnings() -> None:
     warnings.filterwarnings("ignore", category=UserWarning,
                             module=rf"({noisy})(\.|$)")
     warnings.filterwarnings("default", module=r"stad_helpers(\.|$)")
+
+
+# ---- parameters --------------------------------------------------------------------
+# What a notebook's parameters cell may set, and how each is checked (`check_params`).
+# Names not listed here are checked by their ending: `_thr` a threshold in [0, 1],
+# `_iters`/`_epochs`/`_stepsize`/`_fps` a positive int (None: the config's own).
+_FRACTIONS = ("min_frame_map", "min_coverage")
+_POSITIVE_INTS = ("_iters", "_epochs", "_stepsize", "_fps", "_videos")
+_FLAGS = ("run_everything", "download_multisports_tiny")
+_EXPORT_FORMATS = ("cvat", "label-studio", "csv")
+
+
+def check_params(**params: object) -> None:
+    """Check a notebook's parameters where they are read; a bad one is a `StadError`
+    naming it, its value and what it accepts.
+
+    Call it right after the `parameters` cell with every parameter of the cell
+    (`check_params(profile=profile, device=device, data=data, ...)`), so that a
+    typo stops the notebook there, not minutes later inside a progress bar or a
+    config.
+
+    Rules, by name:
+        profile: one of `pipeline.PROFILES` ("cpu", "gpu").
+        device: None (CUDA when torch sees a GPU, else CPU), "cpu", "cuda" or
+            "cuda:N" that torch has (`train.resolve_device`).
+        data: None (the synthetic dataset) or a MultiSports-layout folder that
+            holds `annotations/multisports_GT.pkl` (`data/layout.py`).
+        work_dir: a path (str or Path); need not exist yet.
+        demo_video, annotation_export, videos_dir: None or an existing path
+            (`annotation_export` may be a list of paths).
+        export_format: "cvat", "label-studio" or "csv".
+        test_ratio: a fraction strictly between 0 and 1.
+        min_frame_map, min_coverage and every `*_thr`: None or a number in
+            [0, 1] (scores and mAPs are fractions here; MMAction2's logs print
+            percent).
+        `*_iters`, `*_epochs`, `*_stepsize`, `*_fps`, `*_videos`: None or an
+            int >= 1.
+        run_everything, download_multisports_tiny: True or False.
+        action_attribute: None or a non-empty string.
+
+    Raises:
+        StadError: a value breaks its rule, or a name has no rule (a typo, or a
+            new parameter to add here).
+    """
+    for name, value in params.items():
+        _check_param(name, value)
+
+
+def _check_param(name: str, value: object) -> None:
+    def bad(expected: str) -> StadError:
+        return StadError(f"parameter {name} = {value!r}: expected {expected}")
+
+    if name == "profile":
+        from .pipeline import PROFILE_HELP, PROFILES
+
+        if value not in PROFILES:
+            raise bad(f"one of {sorted(PROFILES)} ({PROFILE_HELP})")
+    elif name == "device":
+        from .train import resolve_device
+
+        if value is not None and not isinstance(value, str):
+            raise bad("None, 'cpu', 'cuda' or 'cuda:N'")
+        try:
+            resolve_device(value)
+        except StadError as exc:
+            raise StadError(f"parameter device = {value!r}: {exc}") from None
+    elif name == "data":
+        if value is not None:
+            check_data_folder(value, "parameter data")
+    elif name == "work_dir":
+        if not isinstance(value, (str, os.PathLike)) or not str(value):
+            raise bad("a folder path (str or Path)")
+    elif name in ("demo_video", "annotation_export", "videos_dir"):
+        for path in value if isinstance(value, (list, tuple)) else [value]:
+            if path is None and not isinstance(value, (list, tuple)):
+                continue
+            if not isinstance(path, (str, os.PathLike)):
+                raise bad("None or a path")
+            if not Path(path).exists():
+                raise StadError(f"parameter {name}: {path} does not exist")
+    elif name == "export_format":
+        if value not in _EXPORT_FORMATS:
+            raise bad(f"one of {', '.join(_EXPORT_FORMATS)}")
+    elif name == "test_ratio":
+        if not _is_number(value) or not 0 < value < 1:
+            raise bad("a fraction between 0 and 1 (share of videos held out), "
+                      "e.g. 0.3")
+    elif name in _FRACTIONS or name.endswith("_thr"):
+        if value is not None and (not _is_number(value) or not 0 <= value <= 1):
+            raise bad("None or a number in [0, 1] (a fraction, not percent)")
+    elif name.endswith(_POSITIVE_INTS):
+        if value is not None and (isinstance(value, bool) or not isinstance(
+                value, int) or value < 1):
+            raise bad("None or a whole number >= 1")
+    elif name in _FLAGS:
+        if not isinstance(value, bool):
+            raise bad("True or False")
+    elif name == "action_attribute":
+        if value is not None and (not isinstance(value, str) or not value):
+            raise bad("None or the name of a CVAT attribute")
+    else:
+        raise StadError(f"parameter {name}: no rule to check it; add one to "
+                        "stad_helpers.notebook.check_params")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_data_folder(data: str | os.PathLike, what: str = "data") -> Path:
+    """`data` as a Path, checked to be a MultiSports-layout folder with its
+    annotation (`annotations/multisports_GT.pkl`, `data/layout.py`).
+
+    Only existence is checked here (the annotation's content is validated when
+    it is loaded, `MultiSportsGT.load`).
+
+    Args:
+        data: The dataset folder.
+        what: How the caller names it in the message ("parameter data", "--data").
+
+    Returns:
+        `Path(data)`.
+
+    Raises:
+        StadError: the folder does not exist, is a file, or has no annotation;
+            the message names `what` and says what to do.
+    """
+    from .data import layout
+
+    folder = Path(data)
+    hint = ("point it at a MultiSports-layout folder (data/README.md), or leave "
+            "it None for the synthetic dataset")
+    if not folder.exists():
+        raise StadError(f"{what}: this folder does not exist; {hint}", folder)
+    if not folder.is_dir():
+        raise StadError(f"{what}: not a folder; {hint}", folder)
+    gt = layout.gt_file(folder)
+    if not gt.is_file():
+        raise StadError(
+            f"{what}: annotation missing: no {gt.relative_to(folder).as_posix()} "
+            f"in this folder; {hint}", folder)
+    return folder

@@ -160,7 +160,8 @@ class Tutorial:
         config takes "iters", an epoch-based one "epochs"); `synth_options`: size
         of the synthetic dataset (see make_synthetic_dataset); `min_coverage`:
         proposal coverage floor (see convert.proposals). Raises `StadError` for
-        an unknown profile or a device torch does not have."""
+        an unknown profile, a device torch does not have, or a `data` folder
+        that is missing or has no `annotations/multisports_GT.pkl`."""
         from .train import resolve_device, schedule_options
 
         self.profile = profile
@@ -168,6 +169,10 @@ class Tutorial:
         self.device = resolve_device(device)
         self.work_dir = Path(work_dir)
         self.user_data = data is not None
+        if self.user_data:  # checked now, not as "annotation missing" stages later
+            from .notebook import check_data_folder
+
+            check_data_folder(data, "data")
         self.data_root = Path(data) if data else self.work_dir / "data" / "multisports"
         self.demo_video = Path(demo_video) if demo_video else None
         self.seed = seed

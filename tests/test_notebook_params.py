@@ -1,0 +1,110 @@
+"""Notebook parameters are checked where they are read (`check_params`), and a
+`data` folder that is not a dataset is refused by `Tutorial` naming the parameter."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+from _paths import ROOT
+
+from stad_helpers.errors import StadError
+from stad_helpers.notebook import check_data_folder, check_params
+from stad_helpers.pipeline import Tutorial
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+
+
+def test_good_parameters_pass(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    check_params(profile="cpu", device="cpu", data=None, work_dir=tmp_path / "w",
+                 det_iters=300, det_epochs=None, action_epochs=8, test_ratio=0.3,
+                 min_frame_map=None, det_score_thr=0.5, action_score_thr=0.4,
+                 predict_stepsize=8, output_fps=6, demo_video=video,
+                 run_everything=False, export_format="label-studio",
+                 annotation_export=[video], videos_dir=tmp_path,
+                 action_attribute=None)
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("det_iters", -5, "det_iters = -5: expected None or a whole number >= 1"),
+    ("action_epochs", 0, "action_epochs = 0"),
+    ("det_iters", 2.5, "whole number"),
+    ("det_iters", True, "whole number"),
+    ("min_frame_map", 75, "min_frame_map = 75: expected None or a number in "
+                          "[0, 1] (a fraction, not percent)"),
+    ("action_score_thr", -0.1, "action_score_thr"),
+    ("test_ratio", 1.0, "test_ratio = 1.0"),
+    ("profile", "tpu", "profile = 'tpu': expected one of ['cpu', 'gpu']"),
+    ("device", "tpu", "device = 'tpu': unknown device"),
+    ("export_format", "yolo", "export_format = 'yolo'"),
+    ("run_everything", "yes", "run_everything = 'yes': expected True or False"),
+    ("work_dir", None, "work_dir = None"),
+    ("det_itres", 3, "det_itres: no rule"),
+])
+def test_a_bad_parameter_is_named_with_what_it_accepts(name, value, says):
+    with pytest.raises(StadError) as err:
+        check_params(**{name: value})
+    assert says in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_path_is_named(tmp_path):
+    with pytest.raises(StadError, match="parameter demo_video: .*nope.mp4 does not"):
+        check_params(demo_video=tmp_path / "nope.mp4")
+    with pytest.raises(StadError, match="parameter annotation_export: .*b.xml"):
+        check_params(annotation_export=[tmp_path, tmp_path / "b.xml"])
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p / "missing", "parameter data: this folder does not exist"),
+    (lambda p: p, "parameter data: annotation missing: no "
+                  "annotations/multisports_GT.pkl in this folder"),
+])
+def test_data_must_be_a_folder_with_its_annotation(tmp_path, make, says):
+    with pytest.raises(StadError, match="data") as err:
+        check_params(data=make(tmp_path))
+    assert says in str(err.value)
+    assert str(make(tmp_path)) in str(err.value)
+
+
+def test_data_with_its_annotation_passes(tmp_path):
+    gt = tmp_path / "annotations" / "multisports_GT.pkl"
+    gt.parent.mkdir()
+    gt.write_bytes(pickle.dumps({}))
+    assert check_data_folder(tmp_path) == tmp_path
+
+
+def test_tutorial_refuses_a_data_folder_that_does_not_exist(tmp_path):
+    """Before: accepted, then every stage failed with 'annotation missing'."""
+    with pytest.raises(StadError, match=r"data: this folder does not exist"):
+        Tutorial("cpu", data=tmp_path / "nope", work_dir=tmp_path / "w",
+                 device="cpu")
+    assert not (tmp_path / "w").exists()  # refused before anything is written
+
+
+def _check_cell_after_parameters(path):
+    cells = json.loads(path.read_text())["cells"]
+    index = next(i for i, c in enumerate(cells)
+                 if "parameters" in c.get("metadata", {}).get("tags", []))
+    return cells[index], next(
+        (c for c in cells[index + 1:] if c["cell_type"] == "code"), None)
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS
+                                  if p.name.startswith(("00", "05"))],
+                         ids=lambda p: p.name)
+def test_every_parameter_is_checked_right_after_the_parameters_cell(path):
+    import ast
+
+    params, after = _check_cell_after_parameters(path)
+    assigned = {node.targets[0].id
+                for node in ast.parse("".join(params["source"])).body
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0],
+                                                               ast.Name)}
+    call = next(node for node in ast.walk(ast.parse("".join(after["source"])))
+                if isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "check_params")
+    assert {kw.arg for kw in call.keywords} == assigned, path.name
