@@ -290,3 +290,84 @@ def check_data_folder(data: str | os.PathLike, what: str = "data") -> Path:
             f"{what}: annotation missing: no {gt.relative_to(folder).as_posix()} "
             f"in this folder; {hint}", folder)
     return folder
+
+
+def _size(n: int) -> str:
+    """Bytes as `tree -h` would say them ("812 B", "12.3 KiB", "1.4 MiB")."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # unreachable
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def _folder_total(folder: Path) -> tuple[int, int]:
+    """(files, bytes) of everything under `folder`."""
+    files = total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            files += 1
+            total += os.stat(os.path.join(root, name)).st_size
+    return files, total
+
+
+def tree_lines(path: str | os.PathLike, max_entries: int = 20,
+               max_depth: int | None = None) -> list[str]:
+    """The lines `tree` prints (one str per line, no newlines); same arguments
+    and errors as `tree`."""
+    root = Path(path)
+    if not root.exists():
+        raise StadError("tree: no such file or folder", root)
+    if max_entries < 1:
+        raise ValueError(f"max_entries must be >= 1, got {max_entries}")
+    if root.is_file():
+        return [f"{root.name}  ({_size(root.stat().st_size)})"]
+    files, total = _folder_total(root)
+    lines = [f"{root.name}/  ({_files(files)}, {_size(total)})"]
+
+    def walk(folder: Path, prefix: str, depth: int) -> None:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+        shown, rest = entries[:max_entries], entries[max_entries:]
+        for i, entry in enumerate(shown):
+            last = i == len(shown) - 1 and not rest
+            branch, indent = ("└── ", "    ") if last else ("├── ", "│   ")
+            if entry.is_dir():
+                n, size = _folder_total(entry)
+                deeper = max_depth is None or depth < max_depth
+                lines.append(f"{prefix}{branch}{entry.name}/  ({_files(n)}, "
+                             f"{_size(size)})")
+                if deeper:
+                    walk(entry, prefix + indent, depth + 1)
+            else:
+                lines.append(f"{prefix}{branch}{entry.name}  "
+                             f"({_size(entry.stat().st_size)})")
+        if rest:
+            size = sum(_folder_total(p)[1] if p.is_dir() else p.stat().st_size
+                       for p in rest)
+            lines.append(f"{prefix}└── … {len(rest)} more ({_size(size)})")
+
+    walk(root, "", 1)
+    return lines
+
+
+def tree(path: str | os.PathLike, max_entries: int = 20,
+         max_depth: int | None = None) -> None:
+    """Print a folder like the `tree` command, with sizes.
+
+    Each folder shows its number of files and total size (binary units: KiB,
+    MiB); entries are sorted by name, and a folder with more than `max_entries`
+    entries shows the first ones and "… N more (size)". `max_depth` (None: no
+    limit) stops descending below that level (1: the folder's own entries). A
+    file prints as one line with its size. Used after each step of the
+    notebooks to show what it wrote.
+
+    Raises:
+        StadError: `path` does not exist.
+        ValueError: `max_entries` < 1.
+    """
+    print("\n".join(tree_lines(path, max_entries, max_depth)))

@@ -30,11 +30,13 @@ notebook teaches, after what it needs).
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -588,48 +590,121 @@ class Tutorial:
             self._folders = None
 
     def _ensure(self, name: str) -> None:
-        from .train import use_device
-
         todo = self.plan(name)
         names = list(self.stages)
         fresh = [n for n in names[: names.index(name) + 1] if n not in todo]
         for stage_name in fresh:
-            if stage_name not in self.seconds:
-                self.skipped.append(stage_name)
-                self.seconds[stage_name] = 0.0
+            self._mark_skipped(stage_name)
         if self.progress and fresh:
             print("up to date:", ", ".join(fresh), flush=True)
         if not todo:
             return
         self.preflight(todo)
         for stage_name in todo:
-            stage = self.stages[stage_name]
             reason = self.why_stale(stage_name)
             if reason is None:  # an earlier stage's rerun left its inputs as they were
-                if stage_name not in self.seconds:
-                    self.skipped.append(stage_name)
-                    self.seconds[stage_name] = 0.0
+                self._mark_skipped(stage_name)
                 continue
-            resume = reason == INTERRUPTED and stage.training is not None
-            if stage.training is not None and not resume:
-                self._start_afresh(stage)
             if self.progress:
-                print(f"== {stage_name} ({'resuming' if resume else reason})",
-                      flush=True)
-            inputs = {k: self._fingerprint(p) for k, p in stage.inputs().items()}
-            self._record(stage, "running", inputs)
-            t0 = time.perf_counter()
-            self._folders = {}  # the stage may write into any folder
-            with use_device(self.device):
-                stage.run(resume)
-            self._folders = {}
-            if stage.training is not None:
-                self._check_finished(stage)
-            seconds = round(time.perf_counter() - t0, 1)
-            self._record(stage, "done", inputs, seconds)
-            self.seconds[stage_name] = seconds
-            if stage_name in self.skipped:
-                self.skipped.remove(stage_name)
+                why = "resuming" if self._resumes(stage_name, reason) else reason
+                print(f"== {stage_name} ({why})", flush=True)
+            self._run_stage(stage_name, reason, self.stages[stage_name].run)
+
+    def _mark_skipped(self, name: str) -> None:
+        if name not in self.seconds:
+            self.skipped.append(name)
+            self.seconds[name] = 0.0
+
+    def _resumes(self, name: str, reason: str) -> bool:
+        """Whether a stale stage resumes (an interrupted training) or starts anew."""
+        return reason == INTERRUPTED and self.stages[name].training is not None
+
+    def _run_stage(self, name: str, reason: str, run: Callable[[bool], Any]) -> Any:
+        """Run stale stage `name` as `run(resume)` between its 'running' and 'done'
+        manifests, under the tutorial's device; return what `run` returns."""
+        from .train import use_device
+
+        stage = self.stages[name]
+        resume = self._resumes(name, reason)
+        if stage.training is not None and not resume:
+            self._start_afresh(stage)
+        inputs = {k: self._fingerprint(p) for k, p in stage.inputs().items()}
+        self._record(stage, "running", inputs)
+        t0 = time.perf_counter()
+        self._folders = {}  # the stage may write into any folder
+        with use_device(self.device):
+            result = run(resume)
+        self._folders = {}
+        if stage.training is not None:
+            self._check_finished(stage)
+        seconds = round(time.perf_counter() - t0, 1)
+        self._record(stage, "done", inputs, seconds)
+        self.seconds[name] = seconds
+        if name in self.skipped:
+            self.skipped.remove(name)
+        return result
+
+    def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+             ) -> Any:
+        """Run stage `name` as the visible call `fn(*args, **kwargs)`, or skip it.
+
+        The notebooks' form of `ensure`: the cell shows the helper and its
+        arguments, which must be those of the stage's own call in `_stages()` (the
+        manifest records that stage's inputs, settings and outputs). Up to date:
+        prints one line, "<name>: up to date (made <local time> from <inputs>),
+        skipped", and returns None without calling `fn`. Otherwise: runs every
+        earlier stage that is not up to date (`ensure`), the pre-flight checks,
+        records the stage's manifest ("running"), calls `fn` under the tutorial's
+        device, records "done" (so `ensure` and `run_all` see the stage done),
+        prints "<name>: done in N s -> <outputs>" and returns `fn`'s result. A
+        training stage passes `resume=` (True when interrupted earlier with the
+        same inputs) when `fn` takes it and the call does not set it.
+
+        Raises:
+            StadError: unknown stage, a failed pre-flight check, a training that
+                stopped before the end of its schedule, or from `fn`.
+        """
+        stage = self._stage(name)
+        names = list(self.stages)
+        self._folders = {}
+        try:
+            if self.up_to_date(name):
+                self._mark_skipped(name)
+                print(self._skip_line(name), flush=True)
+                return None
+            index = names.index(name)
+            if index:
+                self.ensure(names[index - 1])
+                self._folders = {}
+            reason = self.why_stale(name)
+            if reason is None:  # an earlier rerun left its inputs as they were
+                self._mark_skipped(name)
+                print(self._skip_line(name), flush=True)
+                return None
+            self.preflight([name])
+            takes_resume = stage.training is not None and "resume" not in kwargs \
+                and _accepts(fn, "resume")
+
+            def run(resume: bool) -> Any:
+                extra = {"resume": resume} if takes_resume else {}
+                return fn(*args, **kwargs, **extra)
+
+            result = self._run_stage(name, reason, run)
+            outputs = ", ".join(mf.display_path(p, self.work_dir)
+                                for p in stage.outputs().values())
+            print(f"{name}: done in {self.seconds[name]:g} s -> {outputs}",
+                  flush=True)
+            return result
+        finally:
+            self._folders = None
+
+    def _skip_line(self, name: str) -> str:
+        """"<name>: up to date (made <local time> from <inputs>), skipped"."""
+        record = mf.Manifest.load(self.manifest_path(name))
+        made = _local_time(record.time) if record else "?"
+        sources = ", ".join(record.inputs) if record and record.inputs else (
+            "settings " + ", ".join(record.settings) if record else "?")
+        return f"{name}: up to date (made {made} from {sources}), skipped"
 
     def _start_afresh(self, stage: Stage) -> None:
         """Before a training starts from scratch: forget the work dir's last
@@ -702,6 +777,24 @@ def _tutorial_layout(work_dir: Path) -> bool:
     """True for a `run_all` work dir written before output folders were marked."""
     names = {p.name for p in work_dir.iterdir() if not p.name.startswith(".")}
     return names <= {"data", "det", "action", "eval", "demo", "stages", "summary.json"}
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    """Whether `fn` takes a keyword argument `name` (or any keyword)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _local_time(utc: str) -> str:
+    """A manifest's UTC stamp ("2026-12-03T09:15:00Z") as local "2026-12-03 10:15"."""
+    try:
+        stamp = datetime.strptime(utc, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return utc or "?"
+    return stamp.replace(tzinfo=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def _plain(value: Any) -> Any:
