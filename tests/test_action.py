@@ -11,6 +11,7 @@ import torch
 from _action_data import ACTION_CONFIG, GPU_ACTION_CONFIG, random_checkpoint
 
 from stad_helpers.action import check_data, data_options, train_action
+from stad_helpers.data import layout
 from stad_helpers.errors import StadError
 from stad_helpers.train import load_config
 
@@ -45,7 +46,7 @@ def test_config_builds_a_model_whose_head_fits_its_backbone(root, config):
     sampler = next(s for s in pipeline if s.type == "SampleAVAFrames")
     assert sampler.test_mode
     assert cfg.test_dataloader.dataset.proposal_file.endswith(
-        "multisports_proposals_val.pkl")
+        layout.proposals_file("", "val").name)
 
 
 def test_gpu_config_is_the_tutorials(root):
@@ -91,13 +92,12 @@ def test_data_options_point_every_path_at_the_dataset(root, tiny_action_data):
     for loader, split in (("train_dataloader", "train"), ("val_dataloader", "val"),
                           ("test_dataloader", "val")):
         dataset = cfg[loader].dataset
-        assert dataset.data_prefix.img == str(data / "trainval")
-        anno = data / "annotations"
-        assert dataset.ann_file == str(anno / f"multisports_{split}.csv")
-        assert dataset.proposal_file == str(
-            data / "annotations" / f"multisports_proposals_{split}.pkl")
+        assert dataset.data_prefix.img == str(data / layout.TRAINVAL)
+        anno = layout.annotations_dir(data)
+        assert dataset.ann_file == str(layout.ava_csv(anno, split))
+        assert dataset.proposal_file == str(layout.proposals_file(anno, split))
         assert dataset.num_classes == len(gt.labels)
-    assert cfg.test_evaluator.ann_file == str(data / "annotations/multisports_GT.pkl")
+    assert cfg.test_evaluator.ann_file == str(layout.gt_file(data))
     assert cfg.model.roi_head.bbox_head.num_classes == len(gt.labels)
     check_data(cfg, ACTION_CONFIG)  # everything exists
 
@@ -117,15 +117,16 @@ def test_hostile_proposal_file_is_refused_before_mmaction_reads_it(
     data, _ = tiny_action_data
     anno = tmp_path / "anno"
     anno.mkdir()
-    for name in ("multisports_train.csv", "multisports_val.csv"):
-        (anno / name).write_bytes((data / "annotations" / name).read_bytes())
+    for split in layout.SPLITS:
+        src = layout.ava_csv(layout.annotations_dir(data), split)
+        layout.ava_csv(anno, split).write_bytes(src.read_bytes())
 
     class Evil:
         def __reduce__(self):
             return (print, ("pwned",))
 
-    for split in ("train", "val"):
-        (anno / f"multisports_proposals_{split}.pkl").write_bytes(pickle.dumps(Evil()))
+    for split in layout.SPLITS:
+        layout.proposals_file(anno, split).write_bytes(pickle.dumps(Evil()))
     cfg = load_config(root / ACTION_CONFIG, data_options(data, anno_dir=anno))
     with pytest.raises(StadError, match="refused"):
         check_data(cfg, ACTION_CONFIG)
@@ -267,7 +268,7 @@ def test_training_from_a_checkpoint_of_another_model_is_a_clear_error(
     (work / "last_checkpoint").write_text(str(classes))
     with pytest.raises(StadError, match=f"trained for {more} actions") as err:
         train_action(config, data, work, resume=True, cfg_options=QUICK)
-    assert str(classes) in str(err.value) and "multisports_GT.pkl" in str(err.value)
+    assert str(classes) in str(err.value) and layout.GT_FILE in str(err.value)
     # ...which fine-tuning (`load_from`, lenient) accepts: only the head is new.
     model = _build(load_config(config, data_options(data)))
     check_checkpoint(model, classes, strict=False)

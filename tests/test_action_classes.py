@@ -28,6 +28,7 @@ from stad_helpers.action import (
     data_options,
     train_action,
 )
+from stad_helpers.data import layout
 from stad_helpers.data.safe_pickle import safe_load
 from stad_helpers.errors import StadError
 from stad_helpers.fileio import dump_pickle
@@ -96,7 +97,7 @@ def test_data_options_take_classes_and_names_from_the_gt(root, action_datasets):
 
 def test_the_configs_own_gt_sets_the_classes_without_data(root, action_datasets):
     data, gt = action_datasets[2]
-    gt_file = str(data / "annotations" / "multisports_GT.pkl")
+    gt_file = str(layout.gt_file(data))
     options = action_options(root / ACTION_CONFIG, None, {
         "val_evaluator.ann_file": gt_file, "test_evaluator.ann_file": gt_file})
     assert options["num_classes"] == 2
@@ -126,17 +127,18 @@ def _anno_copy(data, tmp_path, edit_split: str, edit) -> object:
     """An annotation folder like `data`'s whose `edit_split` proposals are edited."""
     anno = tmp_path / "anno"
     anno.mkdir()
-    for f in (data / "annotations").iterdir():
+    for f in layout.annotations_dir(data).iterdir():
         (anno / f.name).write_bytes(f.read_bytes())
-    path = anno / f"multisports_proposals_{edit_split}.pkl"
+    path = layout.proposals_file(anno, edit_split)
     dump_pickle(edit(safe_load(path)), path)
     return anno
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda p: {**p, "nosport/v_other.mp4,0001": next(iter(p.values()))},
+    (lambda p: {**p, layout.ava_key("nosport/v_other", 1): next(iter(p.values()))},
      "video 'nosport/v_other' is not a video of the GT"),
-    (lambda p: {k.rpartition(",")[0] + ",9999": v for k, v in p.items()},
+    (lambda p: {layout.ava_key(layout.parse_ava_key(k)[0], 9999): v
+                for k, v in p.items()},
      "frame 9999 is outside video"),
     (lambda p: {k: v[:, :3] for k, v in p.items()}, r"expected an \(N, 5\) array"),
 ])
@@ -148,14 +150,14 @@ def test_proposals_that_do_not_belong_to_the_gt_are_refused(
     with pytest.raises(StadError, match=message) as err:
         check_data(cfg, ACTION_CONFIG)
     text = str(err.value)
-    assert "multisports_proposals_train.pkl" in text  # both files named
+    assert layout.proposals_file("", "train").name in text  # both files named
     if "GT" in message or "outside" in message:
-        assert "multisports_GT.pkl" in text
+        assert layout.GT_FILE in text
 
 
 def test_the_other_splits_proposal_file_is_refused(root, tiny_action_data, tmp_path):
     data, _ = tiny_action_data
-    val = safe_load(data / "annotations" / "multisports_proposals_val.pkl")
+    val = safe_load(layout.proposals_file(layout.annotations_dir(data), "val"))
     anno = _anno_copy(data, tmp_path, "train", lambda _: val)
     cfg = load_config(root / ACTION_CONFIG, data_options(data, anno_dir=anno))
     with pytest.raises(StadError, match="no proposal is for a video of the train"):
@@ -198,7 +200,7 @@ def test_checkpoint_of_other_classes_is_refused_naming_both_files(
     with pytest.raises(StadError, match="trained for 2 actions") as err:
         check_checkpoint_classes(two, cfg3, ACTION_CONFIG)
     assert str(two) in str(err.value)
-    assert str(data3 / "annotations" / "multisports_GT.pkl") in str(err.value)
+    assert str(layout.gt_file(data3)) in str(err.value)
     # `stad evaluate`: refused before anything is written.
     out = tmp_path / "eval"
     with pytest.raises(StadError, match="trained for 2 actions"):
@@ -247,7 +249,7 @@ def test_saved_predictions_of_other_classes_are_refused(root, action_datasets,
                         tmp_path / "p.pkl")
     with pytest.raises(StadError, match="predictions made for 3 classes") as err:
         action_metrics(preds, gt3)
-    assert "p.pkl" in str(err.value) and "multisports_GT.pkl" in str(err.value)
+    assert "p.pkl" in str(err.value) and layout.GT_FILE in str(err.value)
 
 
 def test_demo_model_follows_the_dataset_or_the_checkpoint(root, action_datasets,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from stad_helpers.cli import main
-from stad_helpers.data import MultiSportsGT
+from stad_helpers.data import MultiSportsGT, layout
 from stad_helpers.fileio import is_output_dir
 
 VIDEOS = ["sport_a/v_one_c001", "sport_a/v_two_c002"]
@@ -63,7 +63,7 @@ def test_validate_prints_every_problem_and_fails(tmp_path, capsys):
 
 
 def test_validate_with_videos_root_reports_missing_videos(tmp_path, capsys):
-    gt = _write(tmp_path / "annotations" / "multisports_GT.pkl", _gt())
+    gt = _write(layout.gt_file(tmp_path), _gt())
     (tmp_path / "trainval" / "sport_a").mkdir(parents=True)
     assert main(["data", "validate", str(gt), "--videos-root", str(tmp_path)]) == 1
     out = capsys.readouterr().out
@@ -119,7 +119,7 @@ def test_synth_calls_make_synthetic_dataset(tmp_path, capsys, monkeypatch):
 
     def fake(out_dir, seed=0, videos=None):
         calls.append((Path(out_dir), seed, videos))
-        _write(Path(out_dir) / "annotations" / "multisports_GT.pkl", _gt())
+        _write(layout.gt_file(out_dir), _gt())
         return Path(out_dir)
 
     module = types.ModuleType("stad_helpers.data.synth")
@@ -129,7 +129,7 @@ def test_synth_calls_make_synthetic_dataset(tmp_path, capsys, monkeypatch):
     assert main(["data", "synth", str(out), "--seed", "3", "--videos", "2"]) == 0
     assert calls == [(out, 3, 2)]
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == str(out / "annotations" / "multisports_GT.pkl")
+    assert lines[0] == str(layout.gt_file(out))
     assert [line.split() for line in lines[1:]] == [
         ["labels", "2"], ["train_videos", "1"], ["test_videos", "1"], ["tubes", "3"],
         ["boxes", "15"]]
@@ -140,7 +140,7 @@ def test_synth_real_dataset_validates(tmp_path, capsys):
     pytest.importorskip("stad_helpers.data.synth")
     out = tmp_path / "synth"
     assert main(["data", "synth", str(out), "--seed", "1", "--videos", "4"]) == 0
-    gt = out / "annotations" / "multisports_GT.pkl"
+    gt = layout.gt_file(out)
     assert capsys.readouterr().out.splitlines()[0] == str(gt)
     assert main(["data", "validate", str(gt), "--videos-root", str(out)]) == 0
 
@@ -149,8 +149,7 @@ def test_download_from_tar(tmp_path, capsys):
     tar_path = tmp_path / "multisports-tiny.tar"
     with tarfile.open(tar_path, "w") as tar:
         data = pickle.dumps(_gt(), protocol=4)
-        info = tarfile.TarInfo("multisports-tiny/multisports/annotations/"
-                               "multisports_GT.pkl")
+        info = tarfile.TarInfo(f"multisports-tiny/multisports/{layout.GT_REL}")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
         for folder, video in (("trainval", VIDEOS[0]), ("test", VIDEOS[1])):
@@ -161,7 +160,7 @@ def test_download_from_tar(tmp_path, capsys):
     code = main(["data", "download", "multisports-tiny", str(out),
                  "--from-tar", str(tar_path)])
     assert code == 0
-    gt = out / "annotations" / "multisports_GT.pkl"
+    gt = layout.gt_file(out)
     assert capsys.readouterr().out.splitlines()[0] == str(gt)
     assert (out / "trainval" / f"{VIDEOS[0]}.mp4").read_bytes() == b"mp4"
     assert is_output_dir(out, "dataset")  # ours: an import may --overwrite it

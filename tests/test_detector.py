@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stad_helpers.data import layout
 from stad_helpers.data.safe_pickle import safe_load
 from stad_helpers.errors import StadError
 
@@ -78,8 +79,8 @@ def tiny_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("det_data")
     gt = make_synthetic_dataset(root, seed=3, videos=2, frames=24, width=160,
                                 height=120, progress=False)
-    det_anno(gt, root / "annotations" / "multisports_det_anno.json")
-    extract_frames(root, root / "rawframes", workers=1, progress=False)
+    det_anno(gt, layout.annotations_dir(root) / f"{layout.DET_ANNO_STEM}.json")
+    extract_frames(root, root / layout.RAWFRAMES, workers=1, progress=False)
     return root
 
 
@@ -333,9 +334,9 @@ def detections(tiny_data, tiny_ckpt, tmp_path_factory) -> dict[str, Path]:
 def test_detect_writes_numpy_results_for_every_frame(tiny_data, detections):
     from stad_helpers.data.gt import MultiSportsGT
 
-    gt = MultiSportsGT.load(tiny_data / "annotations" / "multisports_GT.pkl")
+    gt = MultiSportsGT.load(layout.gt_file(tiny_data))
     results = safe_load(detections["video"])  # numpy only: loads safely
-    expected = [f"{v}/{i:05d}.jpg" for v in gt.videos
+    expected = [layout.rawframe_relpath(v, i) for v in gt.videos
                 for i in range(1, gt.nframes[v] + 1)]
     assert [r["img_path"] for r in results] == expected
     for r in results:
@@ -413,8 +414,8 @@ def test_ap50_of_detections_equals_the_validation_run(tiny_data, tiny_ckpt,
     """Scoring `detect`'s results gives the AP the training's validation gave."""
     from stad_helpers.evaluate import detector_ap50
 
-    ours = detector_ap50(detections["rawframes"], tiny_data / "annotations"
-                         / "multisports_det_anno_val.json")
+    val_anno = layout.det_anno_file(layout.annotations_dir(tiny_data), "test")
+    ours = detector_ap50(detections["rawframes"], val_anno)
     scalars = next(tiny_ckpt.parent.glob("*/vis_data/scalars.json"))
     val = [json.loads(line) for line in scalars.read_text().splitlines()]
     val = next(m for m in val if "coco/bbox_mAP_50" in m)
@@ -453,7 +454,7 @@ def test_stad_detect_cli_writes_results_and_proposals(tiny_data, tiny_ckpt, tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     from stad_helpers.data.gt import MultiSportsGT
 
-    gt = MultiSportsGT.load(tiny_data / "annotations" / "multisports_GT.pkl")
+    gt = MultiSportsGT.load(layout.gt_file(tiny_data))
     assert len(safe_load(out)) == sum(gt.nframes.values())
     val = safe_load(tmp_path / "props_val.pkl")
     assert val and safe_load(tmp_path / "props_train.pkl")
@@ -473,7 +474,7 @@ def test_stad_detect_with_missing_data_prints_one_line(tmp_path, capsys):
                  str(tmp_path), "--out", str(tmp_path / "x.pkl")])
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "multisports_GT.pkl" in err
+    assert layout.GT_FILE in err
 
 
 ACTION = ROOT / "configs/action/slowonly_r18-slim_8x4x1-8e_synth-multisports-rgbdiff.py"
@@ -492,7 +493,8 @@ def test_make_proposals_measures_recall_at_the_action_configs_threshold(tmp_path
     for v, f in sorted({(int(v), int(f)) for v, f in zip(table.video, table.frame)}):
         rows = (table.video == v) & (table.frame == f)
         h, w = gt.resolution[gt.videos[v]]
-        results.append({"img_path": f"{gt.videos[v]}/{f:05d}.jpg", "ori_shape": (h, w),
+        results.append({"img_path": layout.rawframe_relpath(gt.videos[v], f),
+                        "ori_shape": (h, w),
                         "pred_instances": {"bboxes": table.xyxy[rows],
                                            "scores": np.full(rows.sum(), 0.6)}})
     want = load_config(ACTION).val_dataloader.dataset.person_det_score_thr

@@ -18,6 +18,7 @@ import pytest
 import torch
 from _action_data import tiny_dataset
 
+from stad_helpers.data import layout
 from stad_helpers.errors import StadError
 
 pytestmark = pytest.mark.slow
@@ -96,7 +97,7 @@ def det_data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("gpu_det") / "multisports"
     gt = make_synthetic_dataset(root, seed=5, videos=2, frames=24, width=160,
                                 height=120, progress=False)
-    det_anno(gt, root / "annotations" / "multisports_det_anno.json")
+    det_anno(gt, layout.annotations_dir(root) / f"{layout.DET_ANNO_STEM}.json")
     extract_frames(root, root / "rawframes", workers=1, progress=False)
     return root
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from stad_helpers.cli import main
+from stad_helpers.data import layout
 from stad_helpers.errors import StadError
 from stad_helpers.fileio import (
     OUTPUT_MARKER,
@@ -200,7 +201,7 @@ def small_synth(tmp_path_factory):
 def test_import_replaces_only_its_own_dataset(small_synth, tmp_path, capsys):
     root, csv = small_synth
     out = tmp_path / "ds"
-    gt = out / "annotations" / "multisports_GT.pkl"
+    gt = layout.gt_file(out)
     # options anywhere: OUT after --videos, --test-ratio after OUT
     assert main(["data", "import", "csv", str(csv), "--videos", str(root), str(out),
                  "--test-ratio", "0.5"]) == 0
@@ -229,8 +230,8 @@ def test_synth_never_writes_into_a_user_folder(tmp_path):
     from stad_helpers.data import make_synthetic_dataset
 
     user = _user_folder(tmp_path / "user")
-    (user / "annotations").mkdir()
-    (user / "annotations" / "multisports_GT.pkl").write_bytes(b"their GT")
+    layout.annotations_dir(user).mkdir()
+    layout.gt_file(user).write_bytes(b"their GT")
     before = _snapshot(user)
     with pytest.raises(StadError, match="was not made by stad"):
         make_synthetic_dataset(user, videos=2, frames=24, write_videos=False,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stad_helpers.data import synth_render
+from stad_helpers.data import layout, synth_render
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.data.safe_pickle import safe_load
 from stad_helpers.data.synth import (
@@ -41,7 +41,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def _gt_path(root: Path) -> Path:
-    return root / "annotations" / "multisports_GT.pkl"
+    return layout.gt_file(root)
 
 
 def _video_path(root: Path, video: str) -> Path:
