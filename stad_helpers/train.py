@@ -6,7 +6,9 @@ it, then call `train`, which resumes the work dir's last checkpoint when asked,
 checks that any checkpoint it resumes or loads fits the config's model, trains
 with a progress bar instead of MMEngine's log, and returns the last checkpoint.
 Distributed runs go through MMEngine's launcher (`launcher="pytorch"` under
-torchrun, gloo on CPU). `check_checkpoint` also guards inference.
+torchrun, gloo on CPU). Checkpoint checks (`check_checkpoint` also guards
+inference) live in `checkpoints`, the device choice in `device`; both are
+re-exported here.
 
 Used in: 02_person_detector, 03_action_detector, 04_inference_demo,
 05_your_own_data.
@@ -22,8 +24,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .checkpoints import (
+    LAST_CHECKPOINT,
+    check_checkpoint,
+    checkpoint_progress,
+    read_last_checkpoint,
+    relativize_last_checkpoint,
+)
+from .device import resolve_device, use_device
 from .errors import StadError
 from .fileio import claim_output_dir, mmengine_work_dir
+
+# Re-exported: checkpoints and devices have their own modules; callers of `train`
+# may keep importing them from here.
+__all__ = ["LAST_CHECKPOINT", "build_runner", "check_checkpoint",
+           "checkpoint_progress", "default_work_dir", "launcher_options",
+           "load_config", "read_last_checkpoint", "relativize_last_checkpoint",
+           "resolve_device", "schedule_end", "schedule_options", "train",
+           "training_finished", "use_device"]
 
 
 # ---------------------------------------------------------------------------
@@ -113,70 +131,6 @@ def launcher_options(launcher: str = "none") -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Device
-# ---------------------------------------------------------------------------
-def resolve_device(device: str | None = None) -> str:
-    """Where models run: `device` checked, or "cuda" when torch sees a GPU, else "cpu".
-
-    Accepts "cpu", "cuda" and "cuda:N". Raises `StadError` for another name, or
-    for CUDA when torch sees no GPU (or not GPU N). Independent of the profile:
-    either profile's models run on either device.
-
-    Raises:
-        StadError: An unknown device name, or CUDA asked for but unavailable.
-    """
-    import torch
-
-    if not device:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    name = str(device).strip().lower()
-    kind, _, index = name.partition(":")
-    if kind == "cpu" and not index:
-        return "cpu"
-    if kind != "cuda" or (index and not index.isdigit()):
-        raise StadError(f"unknown device {device!r}; expected cpu, cuda or cuda:N")
-    if not torch.cuda.is_available():
-        build = (f"torch {torch.__version__} is a CUDA {torch.version.cuda} build "
-                 "but sees no GPU") if torch.version.cuda else (
-                 f"torch {torch.__version__} is a CPU-only build")
-        raise StadError(f"device {device!r} asked for, but {build}; use --device cpu "
-                        "(device = 'cpu' in a notebook)")
-    if index and int(index) >= torch.cuda.device_count():
-        raise StadError(f"device {device!r} asked for, but torch sees "
-                        f"{torch.cuda.device_count()} GPU(s)")
-    return name
-
-
-@contextlib.contextmanager
-def use_device(device: str | None = None):
-    """Run the MMEngine Runners built and run inside this block on `device`.
-
-    MMEngine's Runner has no device setting: it moves the model to
-    `mmengine.device.get_device()` (CUDA whenever torch sees a GPU), and its
-    `autocast` asks the same function. Inside this block both answer `device`
-    (`resolve_device`), so `--device cpu` also holds on a GPU machine. Yields the
-    resolved device. Single-process runs only: under torchrun each process takes
-    its own GPU, as MMEngine decides.
-
-    Raises:
-        StadError: An unknown device, or CUDA asked for but not available
-            (`resolve_device`), when the block is entered.
-    """
-    import mmengine.runner.amp as amp
-    import mmengine.runner.runner as runner_module
-    import torch
-
-    resolved = resolve_device(device)
-    saved = runner_module.get_device, amp.get_device
-    runner_module.get_device = lambda: resolved
-    amp.get_device = lambda: torch.device(resolved).type
-    try:
-        yield resolved
-    finally:
-        runner_module.get_device, amp.get_device = saved
-
-
-# ---------------------------------------------------------------------------
 # Schedules
 # ---------------------------------------------------------------------------
 def schedule_end(cfg) -> tuple[str, int]:
@@ -248,33 +202,6 @@ def schedule_options(config: str | os.PathLike, iters: int | None = None,
     return options
 
 
-def checkpoint_progress(checkpoint: str | os.PathLike) -> dict[str, int]:
-    """{"epoch": E, "iter": I} of an MMEngine checkpoint: the epochs and iterations
-    completed when it was saved (its `meta`). Raises `StadError` if unreadable.
-
-    Raises:
-        StadError: The file is missing, cannot be loaded, or has no `meta.iter`
-            (not an MMEngine training checkpoint).
-    """
-    import torch
-
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise StadError("checkpoint file not found", path)
-    try:
-        try:  # memory-mapped: only `meta` is read, however large the file
-            loaded = torch.load(path, map_location="cpu", mmap=True)
-        except RuntimeError:  # not torch's zip format: read it all
-            loaded = torch.load(path, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - the file is the user's input
-        raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
-                        path) from None
-    meta = loaded.get("meta") if isinstance(loaded, dict) else None
-    if not isinstance(meta, dict) or "iter" not in meta:
-        raise StadError("not an MMEngine training checkpoint (no meta.iter)", path)
-    return {"epoch": int(meta.get("epoch", 0)), "iter": int(meta["iter"])}
-
-
 def training_finished(cfg, checkpoint: str | os.PathLike) -> tuple[bool, str]:
     """(done, e.g. "iteration 200 of 600"): whether `checkpoint` ends `cfg`'s
     schedule (`schedule_end`), read from the checkpoint's own progress.
@@ -286,118 +213,6 @@ def training_finished(cfg, checkpoint: str | os.PathLike) -> tuple[bool, str]:
     unit, end = schedule_end(cfg)
     done = checkpoint_progress(checkpoint)[unit]
     return done >= end, f"{'iteration' if unit == 'iter' else 'epoch'} {done} of {end}"
-
-
-# ---------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------
-def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
-                     source: str | os.PathLike | None = None) -> dict:
-    """Load `checkpoint` and raise `StadError` unless its weights fit `model`.
-
-    MMEngine loads checkpoints non-strictly: a checkpoint of another model only
-    logs warnings and training starts from (mostly) random weights. With `strict`
-    every tensor of the model must be in the checkpoint with the same shape
-    (inference, resuming). Without it (fine-tuning with `load_from`) a new head is
-    fine, but at least half of the model's tensors must match. Returns the
-    loaded checkpoint.
-
-    Args:
-        model: The built model (an `nn.Module`, DDP-wrapped or not).
-        checkpoint: A `.pth` path (a URL is loaded by MMEngine as is).
-        strict: Every tensor must match (True) or at least half (False).
-        source: The config named in errors.
-
-    Returns:
-        The loaded checkpoint dict.
-
-    Raises:
-        StadError: The file is missing or unreadable, holds no weights, or its
-            weights do not fit `model` (the message lists missing and wrongly
-            shaped tensors).
-    """
-    from mmengine.runner.checkpoint import _load_checkpoint
-
-    name = os.fspath(checkpoint)
-    if "://" not in name and not Path(name).is_file():
-        raise StadError("checkpoint file not found", name)
-    try:
-        loaded = _load_checkpoint(name, map_location="cpu", logger="silent")
-    except Exception as exc:  # noqa: BLE001 - unreadable file: the user's input
-        raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
-                        name) from None
-    weights = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-    if not isinstance(weights, dict) or not weights:
-        raise StadError("not a model checkpoint (no state_dict)", name)
-    weights = {k[7:] if k.startswith("module.") else k: v for k, v in weights.items()}
-    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in weights]
-    wrong = [
-        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and tuple(getattr(weights[k], "shape", ())) != tuple(v.shape)
-    ]
-    bad = len(missing) + len(wrong)
-    if bad and (strict or bad > len(expected) / 2):
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} of the model's {len(expected)} tensors "
-                         f"missing (e.g. {missing[0]})")
-        if wrong:
-            parts.append(f"{len(wrong)} with other shapes (e.g. {wrong[0]})")
-        where = f" (config {source})" if source else ""
-        raise StadError(
-            "checkpoint does not match the model of this config" + where + ": "
-            + "; ".join(parts),
-            name,
-        )
-    return loaded
-
-
-LAST_CHECKPOINT = "last_checkpoint"  # MMEngine's file naming a work dir's latest
-
-
-def read_last_checkpoint(work_dir: str | os.PathLike) -> Path | None:
-    """The checkpoint a work dir's `last_checkpoint` file names, or None without one.
-
-    A relative name is resolved against the work dir. MMEngine writes absolute
-    paths: when such a path points elsewhere but a file of that name lies in the
-    work dir (a copied or moved work dir), that file is the one: a copy uses its
-    own checkpoints, not the original's.
-    """
-    work = Path(work_dir)
-    try:
-        text = (work / LAST_CHECKPOINT).read_text().strip()
-    except FileNotFoundError:
-        return None
-    if not text:
-        return None
-    named = Path(text)
-    if not named.is_absolute():
-        return work / named
-    beside = work / named.name
-    return beside if beside.is_file() else named
-
-
-def relativize_last_checkpoint(work_dir: str | os.PathLike) -> Path | None:
-    """Rewrite `last_checkpoint` to name its checkpoint relative to the work dir
-    (when it lies inside), so the work dir can be moved; return the checkpoint."""
-    from .fileio import atomic_open
-
-    work = Path(work_dir)
-    ckpt = read_last_checkpoint(work)
-    if ckpt is None:
-        return None
-    try:
-        relative = os.path.relpath(ckpt.resolve(), work.resolve())
-    except ValueError:  # another drive (Windows)
-        return ckpt
-    if not relative.startswith(os.pardir):
-        with atomic_open(work / LAST_CHECKPOINT, "w") as fh:
-            fh.write(Path(relative).as_posix())
-        return work / relative
-    return ckpt
 
 
 def _check_start(cfg, config: str | os.PathLike, work: Path, resume: bool) -> None:
