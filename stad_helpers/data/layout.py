@@ -125,6 +125,18 @@ def split_file(out: str | os.PathLike, split: str, suffix: str | None = None) ->
     return out.with_name(f"{stem}_{file_split(split)}{suffix}")
 
 
+def det_anno_out(anno_dir: str | os.PathLike) -> Path:
+    """`multisports_det_anno.json`: the OUT.json that `stad convert det-anno` turns
+    into `det_anno_file(anno_dir, split)` of each split (`split_file`)."""
+    return Path(anno_dir) / f"{DET_ANNO_STEM}.json"
+
+
+def proposals_out(anno_dir: str | os.PathLike) -> Path:
+    """`multisports_proposals.pkl`: the OUT.pkl that `stad convert proposals` turns
+    into `proposals_file(anno_dir, split)` of each split (`split_file`)."""
+    return Path(anno_dir) / f"{PROPOSALS_STEM}.pkl"
+
+
 def det_anno_file(anno_dir: str | os.PathLike, split: str) -> Path:
     """COCO person boxes of a split: `multisports_det_anno_{train,val}.json`."""
     return Path(anno_dir) / f"{DET_ANNO_STEM}_{file_split(split)}.json"
