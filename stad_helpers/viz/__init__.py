@@ -16,6 +16,8 @@ them, so `import stad_helpers.viz` stays cheap.
 | `widget`      | `player`: ipywidgets frame slider, play, toggles, threshold   |
 | `plots`       | dataset statistics, training curves, per-class AP, timelines  |
 | `inputs`      | `plot_model_input`: a keyframe's clip as the model sees it    |
+| `concepts_data` | the pipeline diagram, classes, idle people, COCO, config diff |
+| `concepts_model` | AVA CSV, config changes, clip window, model, scores, mAPs |
 
 Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo.
 """
@@ -23,6 +25,32 @@ Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo.
 from ..predictions import Predictions
 from .annotate import Annotator, annotate_frame, default_font, label_text
 from .clip import show_video, write_annotated_clip
+from .concepts_data import (
+    coco_record,
+    config_diff,
+    plot_class_strips,
+    plot_coco_image,
+    plot_idle_people,
+    plot_pipeline,
+    print_config_diff,
+)
+from .concepts_model import (
+    LinkedTube,
+    Table,
+    ava_table,
+    clip_indices,
+    config_changes,
+    frame_matches,
+    linked_tubes,
+    metric_table,
+    plot_box_scores,
+    plot_clip_window,
+    plot_frame_matches,
+    plot_model_diagram,
+    plot_tubes,
+    threshold_table,
+    tube_iou,
+)
 from .inputs import ModelInput, model_input, plot_model_input
 from .palette import (
     DEFAULT_PALETTE,
@@ -47,6 +75,8 @@ from .show import show_frame
 from .widget import Player, player
 
 __all__ = [
+    "coco_record", "config_diff", "plot_class_strips", "plot_coco_image",
+    "plot_idle_people", "plot_pipeline", "print_config_diff",
     "DEFAULT_PALETTE", "GT_STYLE", "PRED_STYLE", "PROPOSAL_STYLE", "Annotator",
     "BoxStyle", "FrameReader", "ModelInput", "Palette", "Player", "Predictions",
     "annotate_frame", "class_color", "dataset_stats", "default_font",
@@ -54,4 +84,9 @@ __all__ = [
     "plot_model_input", "plot_dataset_stats", "plot_per_class_ap",
     "plot_training_curves", "plot_tube_timeline", "read_frame", "show_frame",
     "show_video", "write_annotated_clip",
+    # concepts_model (03, 04): the action model's tables and pictures
+    "LinkedTube", "Table", "ava_table", "clip_indices", "config_changes",
+    "frame_matches", "linked_tubes", "metric_table", "plot_box_scores",
+    "plot_clip_window", "plot_frame_matches", "plot_model_diagram", "plot_tubes",
+    "threshold_table", "tube_iou",
 ]
