@@ -251,9 +251,13 @@ def test_user_data_a_copy_reruns_nothing_a_changed_video_what_reads_videos(
 
 
 def test_user_data_is_never_regenerated(rec, tmp_path):
-    with pytest.raises(StadError, match="annotation missing"):
+    with pytest.raises(StadError, match="does not exist"):
         tutorial(tmp_path / "w", data=tmp_path / "none").ensure("dataset")
     assert not (tmp_path / "none").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StadError, match="annotation missing"):
+        tutorial(tmp_path / "w", data=tmp_path / "empty").ensure("dataset")
+    assert list((tmp_path / "empty").iterdir()) == []
 
 
 def test_another_demo_video_reruns_the_demo_only(rec, tmp_path):
