@@ -1,6 +1,6 @@
 """`stad evaluate CONFIG CHECKPOINT`: section 3's evaluation.
 
-Runs the action detector over the val split and prints frame-mAP@0.5 and
+Runs the action detector over the val split and prints frame-mAP (IoU 0.5) and
 video-mAP@0.2/0.5 (MMAction2's MultiSports metric), with `--det-results` also the
 person detector's bbox AP50; writes metrics.json and per_class_ap.csv into
 `--out-dir`. Thin layer over `stad_helpers.evaluate.evaluate`.
@@ -22,7 +22,13 @@ from ._common import (
 
 
 def register(sub) -> None:
-    p = sub.add_parser("evaluate", help="frame-mAP, video-mAP (and detector AP50)")
+    p = sub.add_parser(
+        "evaluate", help="frame-mAP, video-mAP (and detector AP50)",
+        description="Score the action detector on the val split (the GT's "
+        "test_videos): frame_map (frame-mAP, IoU 0.5 per frame), video_map_0.2 and "
+        "video_map_0.5 (video-mAP of linked tubes), with --det-results det_ap50 "
+        "(bbox AP50); fractions from 0 to 1 (MMAction2's logs print them in percent "
+        "as frameAP, v_map@0.2, v_map@0.5).")
     p.add_argument("config", metavar="CONFIG", type=existing_file,
                    help="action detector config (configs/action/...)")
     p.add_argument("checkpoint", metavar="CHECKPOINT", type=file_or_url,

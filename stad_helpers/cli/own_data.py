@@ -60,13 +60,13 @@ def register(data) -> None:
                    help="folder holding the annotated videos")
     split = i.add_mutually_exclusive_group()
     split.add_argument("--test-ratio", type=ratio_below_one, metavar="R",
-                       help="fraction of videos drawn for the test split "
-                            "(default 0.2)")
+                       help="fraction of videos drawn for the val split (the GT's "
+                            "test_videos; default 0.2)")
     split.add_argument("--test-videos", metavar="LIST",
-                       help="test videos: comma-separated names, or a file with one "
-                            "per line")
+                       help="val videos (the GT's test_videos): comma-separated "
+                            "names, or a file with one per line")
     i.add_argument("--seed", type=nonnegative_int, default=0,
-                   help="seed of the test draw")
+                   help="seed of the val draw")
     i.add_argument("--action-attribute", metavar="NAME",
                    help="CVAT: the action is this per-box attribute of the tracks, "
                         "not their label (default: the attribute the file declares "
