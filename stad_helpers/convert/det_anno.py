@@ -3,8 +3,9 @@
 The tutorial's `generate_mmdet_anno.py`, vectorized: one COCO image per
 annotated frame (`file_name = 'sport/video/00017.jpg'`, relative to the rawframes
 folder), one `person` box (category id 0, as upstream) per tube box on it, for the
-train and the test split (`OUT_train.json`, `OUT_val.json`). Images, boxes and
-ids come out in the same order as upstream's, so the JSON is equal to its output.
+train and the val split, the GT's `test_videos` (`OUT_train.json`,
+`OUT_val.json`). Images, boxes and ids come out in the same order as upstream's,
+so the JSON is equal to its output.
 Boxes in the optional `idle_tubes` (people present but not acting) are added as
 persons too, after the action boxes of their video: they are people, and a
 detector trained without them learns that idle people are background.

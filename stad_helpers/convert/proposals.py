@@ -105,8 +105,9 @@ def proposals(
         if split is None:
             raise StadError(
                 f"result {i} ({sample['img_path']!r}) is for video {video!r}, which "
-                "is in neither the train nor the test split of the annotation "
-                f"{gt.source or ''}; were the detections made on another dataset?",
+                "is in neither the train nor the val split (test_videos) of the "
+                f"annotation {gt.source or ''}; were the detections made on another "
+                "dataset?",
                 source,
             )
         if not 1 <= frame <= int(gt.nframes[video]):
