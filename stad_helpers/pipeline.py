@@ -188,6 +188,11 @@ class Tutorial:
             if unknown:
                 raise StadError(f"schedule[{kind!r}]: unknown {sorted(unknown)}; "
                                 "expected iters and/or epochs")
+            for unit, length in (lengths or {}).items():
+                if length is not None and (isinstance(length, bool) or not
+                                           isinstance(length, int) or length < 1):
+                    raise StadError(f"schedule[{kind!r}][{unit!r}] = {length!r}: "
+                                    "expected None or a whole number >= 1")
             config = self.configs[f"{kind}_config"]
             self.cfg_options.setdefault(kind, {}).update(
                 schedule_options(config, **(lengths or {})))

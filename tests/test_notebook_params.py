@@ -108,3 +108,10 @@ def test_every_parameter_is_checked_right_after_the_parameters_cell(path):
                 if isinstance(node, ast.Call)
                 and getattr(node.func, "id", "") == "check_params")
     assert {kw.arg for kw in call.keywords} == assigned, path.name
+
+
+@pytest.mark.parametrize("lengths", [{"iters": -5}, {"epochs": 0}, {"iters": 2.5}])
+def test_tutorial_names_a_bad_schedule_length(tmp_path, lengths):
+    with pytest.raises(StadError, match=r"schedule\['det'\]\[.*expected None or a "
+                                        "whole number >= 1"):
+        Tutorial("cpu", work_dir=tmp_path, device="cpu", schedule={"det": lengths})
