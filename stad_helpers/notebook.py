@@ -279,7 +279,7 @@ def check_data_folder(data: str | os.PathLike, what: str = "data") -> Path:
 
     folder = Path(data)
     hint = ("point it at a MultiSports-layout folder (data/README.md), or leave "
-            "it None for the synthetic dataset")
+            "it out (None) for the synthetic dataset")
     if not folder.exists():
         raise StadError(f"{what}: this folder does not exist; {hint}", folder)
     if not folder.is_dir():
