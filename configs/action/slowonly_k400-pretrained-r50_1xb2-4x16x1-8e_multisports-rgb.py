@@ -1,5 +1,6 @@
-# The tutorial's action detector (section 3, its `configs/slowonly_k400_multisports.py`),
-# the GPU profile's: MMAction2's SlowOnly R50 MultiSports config with the tutorial's
+# The tutorial's action detector (section 3, its
+# `configs/slowonly_k400_multisports.py`), the GPU profile's: MMAction2's SlowOnly
+# R50 MultiSports config with the tutorial's
 # batch size (2), learning rate (0.01), 8 epochs, proposal files and starting
 # weights. On MultiSports-tiny (T4) the original reached frame-mAP 51.33,
 # video-mAP@0.2 45.0 and @0.5 23.0.

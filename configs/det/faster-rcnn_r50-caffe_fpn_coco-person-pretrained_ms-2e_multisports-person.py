@@ -6,7 +6,7 @@
 #
 #   stad weights fetch   # once, with internet (or --from DIR: files you brought)
 #   stad train det \
-#       configs/det/faster-rcnn_r50-caffe_fpn_coco-person-pretrained_ms-2e_multisports-person.py
+#       configs/det/faster-rcnn_r50-caffe_fpn_coco-person-pretrained_ms-2e_multisports-person.py  # noqa: E501
 #
 # Weights: `load_from` is the tutorial's COCO person Faster R-CNN; it holds every
 # tensor of this model (its head already has one class), so the ImageNet backbone
