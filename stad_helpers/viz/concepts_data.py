@@ -4,7 +4,7 @@ it makes to its base.
 
 Each `plot_...` returns a matplotlib Figure (matplotlib is imported when called).
 
-Used in: 01_dataset, 02_person_detector.
+Used in: 00_setup (`plot_pipeline`), 01_dataset, 02_person_detector.
 """
 
 from __future__ import annotations
