@@ -191,6 +191,8 @@ class Predictions:
 
     def by_frame(self) -> Iterator[tuple[int, Predictions]]:
         """(frame, that frame's boxes) for every frame with boxes, in order."""
+        if len(self.frames) == 0:
+            return
         order = np.argsort(self.frames, kind="stable")
         frames = self.frames[order]
         starts = np.flatnonzero(np.r_[True, np.diff(frames) != 0])

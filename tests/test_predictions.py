@@ -82,6 +82,14 @@ def test_per_frame_access_and_actions():
     assert sub.track_ids.tolist() == [1] and sub.class_names == tuple(NAMES)
 
 
+def test_no_predictions_have_no_frames():
+    """A video where nobody was detected: every per-frame view is empty."""
+    empty = _preds()[np.zeros(3, bool)]
+    assert len(empty) == 0 and list(empty.by_frame()) == []
+    best, score = empty.best_actions(0.5)
+    assert best.shape == (0,) and score.shape == (0,)
+
+
 def test_on_keyframes_keeps_one_frame_per_keyframe_at_the_keyframe():
     p = _preds()
     k = p.on_keyframes()  # keyframe 4 was written: its own frame is kept
