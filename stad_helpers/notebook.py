@@ -309,8 +309,11 @@ def _files(n: int) -> str:
 def _folder_total(folder: Path) -> tuple[int, int]:
     """(files, bytes) of everything under `folder`."""
     files = total = 0
-    for root, _, names in os.walk(folder):
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
+            if name.startswith("."):
+                continue
             files += 1
             total += os.stat(os.path.join(root, name)).st_size
     return files, total
@@ -319,7 +322,12 @@ def _folder_total(folder: Path) -> tuple[int, int]:
 def tree_lines(path: str | os.PathLike, max_entries: int = 20,
                max_depth: int | None = None) -> list[str]:
     """The lines `tree` prints (one str per line, no newlines); same arguments
-    and errors as `tree`."""
+    and errors as `tree`.
+
+    Raises:
+        StadError: `path` does not exist.
+        ValueError: `max_entries < 1`.
+    """
     root = Path(path)
     if not root.exists():
         raise StadError("tree: no such file or folder", root)
@@ -331,7 +339,8 @@ def tree_lines(path: str | os.PathLike, max_entries: int = 20,
     lines = [f"{root.name}/  ({_files(files)}, {_size(total)})"]
 
     def walk(folder: Path, prefix: str, depth: int) -> None:
-        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+        entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")),
+                         key=lambda p: p.name)
         shown, rest = entries[:max_entries], entries[max_entries:]
         for i, entry in enumerate(shown):
             last = i == len(shown) - 1 and not rest
@@ -360,11 +369,12 @@ def tree(path: str | os.PathLike, max_entries: int = 20,
     """Print a folder like the `tree` command, with sizes.
 
     Each folder shows its number of files and total size (binary units: KiB,
-    MiB); entries are sorted by name, and a folder with more than `max_entries`
-    entries shows the first ones and "… N more (size)". `max_depth` (None: no
-    limit) stops descending below that level (1: the folder's own entries). A
-    file prints as one line with its size. Used after each step of the
-    notebooks to show what it wrote.
+    MiB); hidden entries (".name", e.g. the `.stad-output` markers) are left
+    out, as `tree` does; entries are sorted by name, and a folder with more than
+    `max_entries` entries shows the first ones and "… N more (size)".
+    `max_depth` (None: no limit) stops descending below that level (1: the
+    folder's own entries). A file prints as one line with its size. Used after
+    each step of the notebooks to show what it wrote.
 
     Raises:
         StadError: `path` does not exist.

@@ -13,6 +13,7 @@ def folder(tmp_path):
     root = tmp_path / "multisports"
     (root / "annotations").mkdir(parents=True)
     (root / "annotations" / "multisports_GT.pkl").write_bytes(b"x" * 2048)
+    (root / ".stad-output").write_text("hidden, as `tree` hides it")
     frames = root / "rawframes" / "v_1"
     frames.mkdir(parents=True)
     for i in range(1, 31):
@@ -28,6 +29,7 @@ def test_tree_shows_names_sizes_and_nesting(folder, capsys):
     assert "│   └── multisports_GT.pkl  (2.0 KiB)" in out
     assert "└── rawframes/  (30 files, 300 B)" in out
     assert "        ├── img_00001.jpg  (10 B)" in out
+    assert not any(".stad-output" in line for line in out)
 
 
 def test_long_folders_are_truncated_with_a_count(folder):
