@@ -93,9 +93,7 @@ def _check_cell_after_parameters(path):
         (c for c in cells[index + 1:] if c["cell_type"] == "code"), None)
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS
-                                  if p.name.startswith(("00", "05"))],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_parameter_is_checked_right_after_the_parameters_cell(path):
     import ast
 
