@@ -129,7 +129,8 @@ def test_plot_clip_window_marks_each_frame_and_the_keyframe():
 def test_plot_model_diagram_reads_the_config():
     fig = plot_model_diagram(CPU_ACTION)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
-    assert "8 frames" in texts and "4 apart" in texts and "4 outputs" in texts
+    assert "8 frames" in texts and "4 apart" in texts and "4 classes" in texts
+    assert "SlowOnly R18" in texts and "no action" in texts
     assert "RoIAlign" in texts
 
 

@@ -286,7 +286,7 @@ def plot_clip_window(windows: Mapping[str, Sequence[int]], keyframe: int,
     left, right = (1, nframes) if nframes else (lo, hi)
     ax.set_xlim(min(left, lo) - 1, max(right, hi) + 12)
     ax.set_xlabel("frame (1-based)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title("the clip the model sees for one keyframe", fontsize=10)
     fig.tight_layout()
     return fig
@@ -301,7 +301,7 @@ def model_summary(config: PathLike, cfg_options: dict[str, Any] | None = None
 
     Returns:
         dict with `clip_len`, `frame_interval`, `short_side` (px, or None),
-        `backbone` (type and depth), `roi_output` (RoIAlign output size),
+        `backbone` (e.g. "SlowOnly R18"), `roi_output` (RoIAlign output size),
         `num_classes` (head outputs) and `classes` (the dataset's, when set).
 
     Raises:
@@ -320,7 +320,8 @@ def model_summary(config: PathLike, cfg_options: dict[str, Any] | None = None
     return {
         "clip_len": sampler.clip_len, "frame_interval": sampler.frame_interval,
         "short_side": int(scale[1]) if scale is not None else None,
-        "backbone": f"{model.backbone.type}-{model.backbone.get('depth', '?')}",
+        "backbone": f"{str(model.backbone.type).split('.')[-1].replace('ResNet3d', '')}"
+                    f" R{model.backbone.get('depth', '?')}",
         "roi_output": roi,
         "num_classes": int(model.roi_head.bbox_head.num_classes),
         "head": model.roi_head.bbox_head.type,
@@ -351,8 +352,9 @@ def plot_model_diagram(config: PathLike | None = None,
         ("RoIAlign", f"one box per person\n(proposals)\n"
                      f"{s.get('roi_output', 8)}x{s.get('roi_output', 8)} each"),
         ("pool", "average over\ntime and box"),
-        ("classifier", f"linear, {s.get('num_classes', 'C')} outputs\n"
-                       f"({s.get('head', 'BBoxHeadAVA')})"),
+        ("classifier", f"linear: {s.get('num_classes', 'C')} classes"
+                       + ("\n+ 'no action'" if "NoAction" in s.get("head", "") else "")
+                       + f"\n({s.get('head', 'BBoxHeadAVA')})"),
         ("scores", "per box:\none score per\naction class"),
     ]
     fig, ax = plt.subplots(figsize=(11, 2.4))
@@ -380,7 +382,7 @@ def plot_model_diagram(config: PathLike | None = None,
 
 def plot_box_scores(predictions: Predictions, score_thr: float = 0.4,
                     image: np.ndarray | None = None, max_boxes: int = 4,
-                    palette: Palette = DEFAULT_PALETTE):
+                    person_scores: bool = True, palette: Palette = DEFAULT_PALETTE):
     """Each box's action scores as bars, the threshold as a dashed line.
 
     Bars at or above `score_thr` are the actions the demo draws; below, grey.
@@ -393,6 +395,8 @@ def plot_box_scores(predictions: Predictions, score_thr: float = 0.4,
         score_thr: The action score threshold (the demo's `action_score_thr`).
         image: The keyframe to show the boxes on.
         max_boxes: Show at most this many boxes (best person score first).
+        person_scores: Show each box's person score in its title (False for
+            boxes that have none, e.g. the proposals `evaluate` scored).
 
     Returns:
         The matplotlib Figure.
@@ -435,8 +439,10 @@ def plot_box_scores(predictions: Predictions, score_thr: float = 0.4,
         ax.set_xlim(0, 1)
         ax.set_xlabel("action score", fontsize=8)
         kept = [names[c] for c, _ in predictions.actions(int(row), score_thr)]
-        ax.set_title(f"box {n} (person {predictions.person_scores[row]:.2f})\n"
-                     f"kept: {', '.join(kept) or 'none'}", fontsize=8)
+        person = f" (person {predictions.person_scores[row]:.2f})" if person_scores \
+            else ""
+        ax.set_title(f"box {n}{person}\nkept: {', '.join(kept) or 'none'}",
+                     fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -501,8 +507,13 @@ def linked_tubes(predictions: PathLike | list[dict], gt, video: str,
     dets = frame_detections(records, gt)
     if not len(dets):
         return []
-    with quiet_output():
-        tubes = mu.link_tubes(gt.to_dict(), dets, len_thre=min_len or TUBE_MIN_LEN)
+    track, mu.track = mu.track, lambda sequence, **_: sequence  # no progress bar
+    try:
+        with quiet_output():
+            tubes = mu.link_tubes(gt.to_dict(), dets,
+                                  len_thre=min_len or TUBE_MIN_LEN)
+    finally:
+        mu.track = track
     out = []
     for label, found in tubes.items():
         for v, score, tube in found:
