@@ -17,7 +17,9 @@ but:
 - frames stream: only the frames a clip or a pending output frame still needs
   are held (a ring of about one window), never the whole video;
 - output is an H.264 mp4 browsers play (`stad_helpers.video.VideoSink`) and a
-  JSON with every output frame's boxes, labels and scores
+  JSON with every output frame's boxes, labels, scores and person track ids
+  (ByteTrack over the keyframes, `stad_helpers.tracking`: the same person keeps
+  one id through the video)
   (`Predictions.to_demo_json`, read back by `Predictions.from_demo_json`), both
   written whole or not at all.
 
@@ -404,7 +406,7 @@ class Demo:
 
         video = Path(video)
         info = probe(video, exact=False)
-        stream = _SegmentStream(self, str(video))
+        stream = _SegmentStream(self, str(video), info.fps or 25.0)
         with tqdm(total=info.nframes or None, desc="demo", unit="frame",
                   disable=not progress) as bar:
             for frame in iter_frames(video, rgb=True):
@@ -429,10 +431,14 @@ class Demo:
 
 class _SegmentStream:
     """The demo's ring of frames: predicts each segment once its clip is read and
-    releases frames once no clip or output needs them."""
+    releases frames once no clip or output needs them. People keep their track
+    id from keyframe to keyframe (`tracking.PersonTracker`, ByteTrack)."""
 
-    def __init__(self, demo: Demo, video: str):
+    def __init__(self, demo: Demo, video: str, fps: float = 25.0):
+        from .tracking import PersonTracker
+
         self.demo, self.video = demo, video
+        self.tracker = PersonTracker(fps, demo.predict_stepsize)
         self.buffer: dict[int, np.ndarray] = {}  # 0-based frame -> RGB frame
         self.segments: dict[int, Predictions] = {}
         self.next_seg = self.next_out = self.total = 0
@@ -461,8 +467,8 @@ class _SegmentStream:
     def _predict(self, total: int) -> None:
         key = self.demo.keyframe(self.next_seg, total)
         clip = [self.buffer[int(j)] for j in self.demo.sampler.indices(key, total)]
-        self.segments[self.next_seg] = self.demo.predict(self.buffer[key], clip, key,
-                                                         self.video)
+        self.segments[self.next_seg] = self.tracker.update(
+            self.demo.predict(self.buffer[key], clip, key, self.video))
         self.next_seg += 1
 
     def _ready(self) -> list[DemoFrame]:

@@ -12,7 +12,7 @@
 
 Modules, one job each: `tracks` (the `Track`/`VideoAnnotation` objects),
 `interpolate` (keyframes <-> one box per frame, tubes cut), `build` (tracks ->
-`MultiSportsGT`), `linking` (demo boxes -> tracks by IoU), `merge`; per tool a
+`MultiSportsGT`), `linking` (demo boxes -> tracks by person id), `merge`; per tool a
 reader and a writer (`cvat_xml` + `cvat` / `cvat_export`, `label_studio`,
 `csv_format`); `importer` (the whole import), with `videos` (finding the
 annotated videos) and `labels` (label ids); `floats` (exact coordinate text).

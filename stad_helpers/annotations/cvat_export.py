@@ -72,14 +72,16 @@ def export_cvat_predictions(
     out_dir: PathLike,
     action_attribute: str | None = "action",
     score_thr: float = 0.0,
-    iou_thr: float = 0.3,
+    iou_thr: float = 0.1,
 ) -> Path:
     """`stad demo` predictions on `video` -> a CVAT task to correct, `OUT/<name>.xml`.
 
-    Boxes are linked across frames into tracks (greedy IoU), so the user fixes
-    tracks, not single boxes; predicted frames become keyframes and CVAT
-    interpolates between them. By default each track is a "person" whose
-    mutable `action` attribute holds the best action per keyframe (its default
+    Each person id of the demo's JSON is a track, with that id (predictions
+    without ids are tracked here: ByteTrack, `tracking.track_people`, `iou_thr`
+    its least IoU), so the user fixes tracks, not single boxes; predicted
+    frames become keyframes and CVAT interpolates between them. By default
+    each track is a "person" whose mutable `action` attribute holds the best
+    action per keyframe (its default
     "no action" marks it, so the import finds it without `--action-attribute`);
     with `action_attribute=None` tracks are split where the action changes and
     labelled with it. The predictions must be of `video`: a different video name,
@@ -207,7 +209,10 @@ def _task_xml(name: str, source: str, nframes: int, size: tuple[int, int],
     StdET.ElementTree(root).write(buf, encoding="utf-8", xml_declaration=True)
     head = buf.getvalue().decode("utf-8").rsplit("</annotations>", 1)[0]
     parts = [head.rstrip() + "\n"]
-    for tid, track in enumerate(tracks):
+    ids = [int(t.track_id) if t.track_id.isdigit() else -1 for t in tracks]
+    if min(ids, default=0) < 0 or len(set(ids)) < len(ids):
+        ids = list(range(len(tracks)))  # not numbered: number them in order
+    for tid, track in zip(ids, tracks):  # the demo's person ids stay CVAT's
         parts.append(_track_xml(tid, track, nframes, attribute, keyframe_tol, dense))
     parts.append("</annotations>\n")
     return "".join(parts).encode("utf-8")

@@ -1,9 +1,11 @@
 """`stad demo` predictions -> tracks, so a user corrects tracks rather than boxes.
 
 `load_predictions` reads the demo's JSON at its keyframes; `predictions_to_tracks`
-links the boxes of consecutive predicted frames greedily by IoU (`box_iou`) with
-each track's last box, the simple tracker of the pre-annotation step
-(`export_cvat_predictions`).
+makes one track per person id: the demo's own ids (`stad demo` tracks people
+with ByteTrack, `stad_helpers.tracking`), or, for predictions without them,
+ids from the same tracker. So the CVAT task of the pre-annotation step
+(`export_cvat_predictions`) shows the people of the demo's video and JSON, by
+the same ids.
 
 Used in: 05_your_own_data.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..predictions import Predictions
+from ..tracking import track_people
 from .tracks import PathLike, Track
 
 
@@ -29,66 +32,42 @@ def load_predictions(path: PathLike, score_thr: float = 0.0) -> Predictions:
     return preds
 
 
-def predictions_to_tracks(preds: Predictions, video: str, iou_thr: float = 0.3,
+def predictions_to_tracks(preds: Predictions, video: str, iou_thr: float = 0.1,
                           max_gap: int | None = None) -> list[Track]:
-    """Link per-frame boxes into tracks, greedily by IoU with each track's last box.
+    """One track per person id of `preds`, in id order; `Track.track_id` is the id.
 
-    Each box keeps its best action (None: none scores above 0). A track
-    continues over at most `max_gap` frames without a box (default: twice the
-    usual step between predicted frames, so `--predict-stepsize` gaps link).
+    Predictions that carry track ids (`stad demo`'s JSON) keep them; without
+    any, `tracking.track_people` assigns them (ByteTrack; `iou_thr` is the
+    least IoU between a box and its track's predicted box). A box left
+    untracked (-1) becomes a one-box track with the next free id. `max_gap`
+    (frames, 1-based numbering) splits a track where it goes unseen for longer,
+    the later parts under the next free ids; default: never (the tracker
+    already ends tracks lost for over a second).
+    Each box keeps its best action (None: none scores above 0). Frames are
+    the predictions' (1-based), boxes in pixels (x1, y1, x2, y2).
     """
+    if len(preds) and (preds.track_ids < 0).all():
+        preds = track_people(preds, min_iou=iou_thr)
     best, _ = preds.best_actions()
     names = [preds.class_names[c] if c >= 0 else None for c in best.tolist()]
-    if max_gap is None:
-        steps = np.diff(preds.frame_numbers)
-        max_gap = 2 * int(np.median(steps)) if len(steps) else 1
-    open_tracks: list[dict] = []
-    done: list[dict] = []
-    order = np.argsort(preds.frames, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(preds.frames[order]) != 0])
-    for rows in np.split(order, starts[1:]):
-        if not len(rows):
-            continue
-        frame = int(preds.frames[rows[0]])
-        boxes = preds.boxes[rows].astype(np.float64)
-        actions = [names[r] for r in rows]
-        alive = [t for t in open_tracks if frame - t["frames"][-1] <= max_gap]
-        done += [t for t in open_tracks if frame - t["frames"][-1] > max_gap]
-        open_tracks = alive
-        taken_t, taken_b = set(), set()
-        if alive and len(boxes):
-            last = np.stack([t["boxes"][-1] for t in alive])
-            iou = box_iou(last, boxes)
-            for flat in np.argsort(-iou, axis=None, kind="stable"):
-                ti, bi = divmod(int(flat), len(boxes))
-                if iou[ti, bi] < iou_thr:
-                    break
-                if ti in taken_t or bi in taken_b:
-                    continue
-                taken_t.add(ti)
-                taken_b.add(bi)
-                t = alive[ti]
-                t["frames"].append(frame)
-                t["boxes"].append(boxes[bi])
-                t["actions"].append(actions[bi])
-        for bi in range(len(boxes)):
-            if bi not in taken_b:
-                open_tracks.append({"frames": [frame], "boxes": [boxes[bi]],
-                                    "actions": [actions[bi]]})
-    done += open_tracks
-    done.sort(key=lambda t: t["frames"][0])
-    return [Track(video, str(i), t["frames"], np.stack(t["boxes"]), t["actions"])
-            for i, t in enumerate(done)]
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in `a` (n, 4) with every box in `b` (m, 4), xyxy."""
-    a, b = np.asarray(a, np.float64)[:, None], np.asarray(b, np.float64)[None]
-    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]),
-                0, None)
-    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]),
-                0, None)
-    inter = w * h
-    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
-    union = area(a) + area(b) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    ids = preds.track_ids.copy()
+    loose = np.flatnonzero(ids < 0)
+    ids[loose] = ids.max(initial=-1) + 1 + np.arange(len(loose))
+    parts = []
+    for tid in np.unique(ids):
+        rows = np.flatnonzero(ids == tid)
+        rows = rows[np.argsort(preds.frames[rows], kind="stable")]
+        cuts = (np.flatnonzero(np.diff(preds.frames[rows]) > max_gap) + 1
+                if max_gap is not None else [])
+        parts += [(int(tid) if k == 0 else None, part)
+                  for k, part in enumerate(np.split(rows, cuts))]
+    free = ids.max(initial=-1) + 1
+    tracks = []
+    for tid, part in parts:
+        if tid is None:
+            tid, free = free, free + 1
+        tracks.append(Track(video, str(tid), preds.frames[part],
+                            preds.boxes[part].astype(np.float64),
+                            [names[r] for r in part]))
+    tracks.sort(key=lambda t: int(t.track_id))
+    return tracks

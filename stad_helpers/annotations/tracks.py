@@ -10,7 +10,7 @@ into tracks (one per tube) for the exporters.
 The rest of the path from tracks to tubes lives beside this module:
 `interpolate` (keyframes -> one box per frame, cut into tubes), `build`
 (`tracks_to_gt`: tracks -> `MultiSportsGT`), `linking` (`stad demo` boxes ->
-tracks by IoU) and `floats` (exact coordinate text for the exporters).
+tracks by person id) and `floats` (exact coordinate text for the exporters).
 
 Used in: 05_your_own_data.
 """
