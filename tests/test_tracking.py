@@ -180,3 +180,28 @@ def test_untracked_boxes_become_tracks_of_their_own():
     tracks = predictions_to_tracks(preds, "v")
     assert [(t.track_id, t.frames.tolist()) for t in tracks] == [
         ("4", [1, 2]), ("5", [2])]
+
+
+def test_the_demo_stream_gives_each_person_one_id():
+    """`stad demo`'s segment stream tracks the keyframes it predicts (the models
+    are stood in for: two people walking past each other)."""
+    from types import SimpleNamespace
+
+    from stad_helpers.demo import Demo, _SegmentStream
+
+    def predict(key_rgb, clip, keyframe, video=""):
+        f = keyframe + 1
+        boxes = np.array([[10 + 3 * f, 20, 60 + 3 * f, 140],
+                          [250 - 3 * f, 25, 300 - 3 * f, 145]], np.float32)
+        return Predictions(boxes, np.full(2, f), [0.9, 0.8], video=video)
+
+    fake = SimpleNamespace(predict_stepsize=8, predict=predict, sampler=SimpleNamespace(
+        before=4, after=4, indices=lambda key, total: np.clip(
+            np.arange(key - 4, key + 4), 0, total - 1)))
+    fake.keyframe = Demo.keyframe.__get__(fake)
+    stream = _SegmentStream(fake, "v.mp4", fps=25.0)
+    frame = np.zeros((4, 4, 3), np.uint8)
+    out = [d for _ in range(80) for d in stream.push(frame)] + stream.finish()
+    assert [d.number for d in out] == list(range(1, 81))
+    ids = np.stack([d.predictions.track_ids for d in out])  # (frame, person)
+    assert (ids == [0, 1]).all()  # crossing near frame 40: no swap, no new id
