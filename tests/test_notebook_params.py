@@ -9,6 +9,7 @@ import pickle
 import pytest
 from _paths import ROOT
 
+from stad_helpers.data import layout
 from stad_helpers.errors import StadError
 from stad_helpers.notebook import check_data_folder, check_params
 from stad_helpers.pipeline import Tutorial
@@ -61,7 +62,7 @@ def test_a_missing_path_is_named(tmp_path):
 @pytest.mark.parametrize("make, says", [
     (lambda p: p / "missing", "parameter data: this folder does not exist"),
     (lambda p: p, "parameter data: annotation missing: no "
-                  "annotations/multisports_GT.pkl in this folder"),
+                  f"{layout.GT_REL} in this folder"),
 ])
 def test_data_must_be_a_folder_with_its_annotation(tmp_path, make, says):
     with pytest.raises(StadError, match="data") as err:
@@ -71,7 +72,7 @@ def test_data_must_be_a_folder_with_its_annotation(tmp_path, make, says):
 
 
 def test_data_with_its_annotation_passes(tmp_path):
-    gt = tmp_path / "annotations" / "multisports_GT.pkl"
+    gt = layout.gt_file(tmp_path)
     gt.parent.mkdir()
     gt.write_bytes(pickle.dumps({}))
     assert check_data_folder(tmp_path) == tmp_path

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
+from stad_helpers.data import layout  # noqa: E402
 from stad_helpers.data.gt import MultiSportsGT  # noqa: E402
 from stad_helpers.data.synth import make_synthetic_dataset  # noqa: E402
 from stad_helpers.errors import StadError  # noqa: E402
@@ -24,7 +25,7 @@ def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("concepts") / "multisports"
     make_synthetic_dataset(root, videos=4, frames=48, width=160, height=120,
                            progress=False)
-    return root, MultiSportsGT.load(root / "annotations" / "multisports_GT.pkl")
+    return root, MultiSportsGT.load(layout.gt_file(root))
 
 
 # ---- concepts_data (01_dataset, 02_person_detector) ----------------------------
