@@ -21,7 +21,8 @@ def register(sub) -> None:
                    help="where everything is written: new, empty, or one "
                         "run-all made (default: work_dirs/tutorial)")
     p.add_argument("--demo-video", type=existing_file,
-                   help="video for the demo (default: a test video)")
+                   help="video for the demo (default: the first video of the "
+                        "val split, the GT's test_videos)")
     p.add_argument("--seed", type=nonnegative_int, default=0,
                    help="seed of the synthetic dataset")
     p.set_defaults(func=_run)
