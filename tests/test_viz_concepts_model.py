@@ -88,8 +88,11 @@ def test_config_changes_lists_only_what_differs(tmp_path):
         {"key": "model.z", "base": "-", "this config": "4"},
         {"key": "pipeline", "base": "A -> B", "this config": "A -> C"},
     ]
-    with pytest.raises(StadError):
-        config_changes(tmp_path / "base.py")  # no _base_
+    assert [r["key"] for r in config_changes(tmp_path / "child.py",
+                                             only=("pipeline",)).records()] == [
+        "pipeline"]
+    with pytest.raises(StadError, match="config file not found"):
+        config_changes(tmp_path / "nope.py")
 
 
 def test_config_changes_of_the_cpu_action_config():

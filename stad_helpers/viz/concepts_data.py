@@ -332,21 +332,6 @@ def _base_of(config: Path) -> list[str]:
     return []
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out or {prefix: {}}
-    if isinstance(value, (list, tuple)) and any(isinstance(v, Mapping)
-                                                for v in value):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_flatten(v, f"{prefix}[{i}]"))
-        return out
-    return {prefix: value}
-
-
 def config_diff(config: PathLike, cfg_options: dict[str, Any] | None = None
                 ) -> dict[str, tuple[Any, Any]]:
     """What an MMEngine config changes in its `_base_`: dotted key -> (base value,
@@ -371,30 +356,63 @@ def config_diff(config: PathLike, cfg_options: dict[str, Any] | None = None
     path = Path(config)
     if not path.is_file():
         raise StadError("config file not found", path)
-    here = _flatten(load_config(path, cfg_options).to_dict())
+    here_cfg = load_config(path, cfg_options).to_dict()
     bases = [b if "::" in b else str((path.parent / b).resolve())
              for b in _base_of(path)]
-    base: dict[str, Any] = {}
+    base_cfg: dict[str, Any] = {}
     if bases:
         with tempfile.TemporaryDirectory() as tmp:
             stub = Path(tmp) / "base_only.py"
             stub.write_text(f"_base_ = {bases!r}\n", encoding="utf-8")
-            base = _flatten(load_config(stub).to_dict())
-    diff = {k: (base[k] if k in base else _subtree(base, k), v)
-            for k, v in here.items()
-            if not _noise(k) and (k not in base or base[k] != v)}
-    diff.update({k: (v, _REMOVED) for k, v in base.items()
-                 if k not in here and not _noise(k) and v is not None
-                 and not any(k.startswith(p + ".") for p in here)})
+            base_cfg = load_config(stub).to_dict()
+    diff: dict[str, tuple[Any, Any]] = {}
+    _walk(here_cfg, base_cfg, "", diff)
     return diff
 
 
-def _subtree(flat: dict[str, Any], key: str) -> Any:
-    """What `flat` holds below `key` ({"type": "Pretrained"} for a base's
-    `init_cfg` that the config sets to None), or "(not in base)"."""
-    below = {k[len(key) + 1:]: v for k, v in flat.items()
-             if k.startswith(key + ".") and not _noise(k)}
-    return below or _ABSENT
+def _walk(here: Any, base: Any, prefix: str, out: dict[str, tuple[Any, Any]]) -> None:
+    """Put into `out` every leaf where `here` differs from `base`, by dotted key.
+
+    Dicts are walked key by key; a pipeline (list of dicts with `type`) step by
+    step when its steps are the same types, else it is one change (a step
+    inserted would otherwise show every later step as changed).
+    """
+    def key(k: Any) -> str:
+        return f"{prefix}.{k}" if prefix else str(k)
+
+    if isinstance(here, Mapping) and isinstance(base, Mapping):
+        for k, v in here.items():
+            if not _noise(key(k)):
+                _walk(v, base.get(k, _ABSENT), key(k), out)
+        for k, v in base.items():
+            if k not in here and not _noise(key(k)) and v is not None:
+                out[key(k)] = (v, _REMOVED)
+        return
+    if isinstance(here, Mapping) and isinstance(base, str) and base == _ABSENT:
+        for k, v in here.items():
+            if not _noise(key(k)):
+                _walk(v, _ABSENT, key(k), out)
+        return
+    steps = _step_types(here)
+    if steps is not None and steps == _step_types(base):
+        for i, (h, b) in enumerate(zip(here, base)):
+            _walk(h, b, f"{prefix}[{i}]", out)
+        return
+    if isinstance(base, str) and base == _ABSENT or base != here:
+        out[prefix] = (base, here)
+
+
+def _step_types(value: Any) -> list[str] | None:
+    """The step types of a pipeline (a list of dicts with `type`), else None."""
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, Mapping) and "type" in v for v in value):
+        return [str(v["type"]) for v in value]
+    return None
+
+
+def diff_absent(value: Any) -> bool:
+    """Whether a `config_diff` value marks a key absent on that side."""
+    return isinstance(value, str) and value in (_ABSENT, _REMOVED)
 
 
 def _noise(key: str) -> bool:

@@ -133,84 +133,46 @@ def ava_table(csv_path: PathLike, rows: int = 8) -> Table:
 # ---------------------------------------------------------------------------
 # Config vs its base
 # ---------------------------------------------------------------------------
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: value}
-
-
 def _short(value: Any, width: int = 70) -> str:
     """`repr(value)` cut to `width` characters; a pipeline as its step types."""
     if isinstance(value, (list, tuple)) and value and all(
             isinstance(v, Mapping) and "type" in v for v in value):
         return " -> ".join(str(v["type"]) for v in value)  # a pipeline, whole
-    else:
-        text = repr(value)
+    text = repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _clip(text: str, width: int = 70) -> str:
-    if " -> " in text:  # a pipeline: whole
-        return text
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _base_file(config: Path) -> Path:
-    """The config's single `_base_` file, resolved as MMEngine resolves it."""
-    from mmengine.config import Config
-
-    base = Config._get_base_files(str(config))  # noqa: SLF001 - MMEngine's resolver
-    if len(base) != 1:
-        raise StadError(f"config_changes needs exactly one _base_ file, found "
-                        f"{len(base)}", config)
-    path, _scope = Config._get_cfg_path(base[0], str(config))  # noqa: SLF001
-    return Path(path)
 
 
 def config_changes(config: PathLike, cfg_options: dict[str, Any] | None = None,
-                   base: PathLike | None = None, skip: Sequence[str] = (
-                       "_scope_", "custom_imports", "work_dir", "visualizer")) -> Table:
-    """What `config` (with `cfg_options`) changes in its base config.
+                   only: Sequence[str] | None = None) -> Table:
+    """What `config` (with `cfg_options`) changes in its `_base_`, as a table.
 
-    Both are loaded as MMEngine loads them and compared leaf by leaf (dotted
-    keys such as `model.backbone.depth`); a pipeline shows as its step types.
-    The original tutorial showed the whole config (`cat`); this shows only what
-    differs.
+    The table view of `stad_helpers.viz.config_diff` (one computation: both
+    configs loaded as MMEngine loads them, compared leaf by leaf with dotted keys
+    such as `model.backbone.depth` and `val_pipeline[2].clip_len`). The original
+    tutorial showed the whole config (`cat`); this shows only what differs.
 
     Args:
-        config: An MMEngine config with one `_base_` file (`mmaction::...` works).
+        config: An MMEngine config file (`mmaction::...` bases work).
         cfg_options: Overrides applied to `config` only (the tutorial's data paths).
-        base: Compare with this file instead of the `_base_`.
-        skip: Top-level keys left out (and every `._scope_`).
+        only: Top-level keys to show (e.g. ("model", "train_cfg")); None: all.
 
     Returns:
         A `Table` with columns key, base, this config ("-": absent).
 
     Raises:
-        StadError: a file is missing or unreadable, or the config has not exactly
-            one `_base_`.
+        StadError: the config or its base cannot be read.
     """
-    from ..train import load_config
+    from .concepts_data import config_diff, diff_absent
 
-    config = Path(config)
-    if not config.is_file():
-        raise StadError("config file not found", config)
-    base = Path(base) if base is not None else _base_file(config)
-    mine = _flatten(load_config(config, cfg_options).to_dict())
-    theirs = _flatten(load_config(base).to_dict())
+    diff = config_diff(config, cfg_options)
     rows = []
-    for key in sorted(set(mine) | set(theirs)):
-        if key.split(".")[0] in skip or key.endswith("._scope_"):
+    for key, (old, new) in diff.items():
+        if only is not None and key.split(".")[0].split("[")[0] not in only:
             continue
-        a = _short(theirs[key], 10**6) if key in theirs else "-"
-        b = _short(mine[key], 10**6) if key in mine else "-"
-        if a != b:
-            rows.append((key, _clip(a), _clip(b)))
+        rows.append((key, "-" if diff_absent(old) else _short(old),
+                     "-" if diff_absent(new) else _short(new)))
     return Table(("key", "base", "this config"), rows,
-                 caption=f"{config.name} vs {base.name}: {len(rows)} changes")
+                 caption=f"{Path(config).name} vs its _base_: {len(rows)} changes")
 
 
 # ---------------------------------------------------------------------------
