@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import StadError
-from .predictions import Predictions
+from .predictions import ACTION_SCORE_THR, DET_SCORE_THR, Predictions
 
 _DECODERS = ("DecordDecode", "PyAVDecode", "OpenCVDecode", "RawFrameDecode",
              "PIMSDecode", "AudioDecode")
@@ -312,8 +312,8 @@ class Demo:
         checkpoint: str | os.PathLike,
         det_config: str | os.PathLike,
         det_checkpoint: str | os.PathLike,
-        det_score_thr: float = 0.5,
-        action_score_thr: float = 0.4,
+        det_score_thr: float = DET_SCORE_THR,
+        action_score_thr: float = ACTION_SCORE_THR,
         label_map: str | os.PathLike | None = None,
         predict_stepsize: int = 8,
         *,
@@ -540,8 +540,8 @@ def demo(
     checkpoint: str | os.PathLike,
     det_config: str | os.PathLike,
     det_checkpoint: str | os.PathLike,
-    det_score_thr: float = 0.5,
-    action_score_thr: float = 0.4,
+    det_score_thr: float = DET_SCORE_THR,
+    action_score_thr: float = ACTION_SCORE_THR,
     label_map: str | os.PathLike | None = None,
     predict_stepsize: int = 8,
     output_stepsize: int = 1,

@@ -45,6 +45,10 @@ from .fileio import dump_json
 
 DEMO_FORMAT = "stad-demo"  # the "format" of `stad demo`'s JSON
 DEMO_VERSION = 1  # its current "version"; files without one are version 0
+# The demo's default thresholds, shared by `stad demo`, `demo()`, `Demo` and the
+# player, so that the player shows by default what the demo video draws.
+DET_SCORE_THR = 0.5  # keep a detected person scoring at least this
+ACTION_SCORE_THR = 0.4  # list an action scoring at least this
 _SCORE_TOL = 1e-4  # float rounding above 1 still counts as a score
 _RESERVED = ("format", "version", "classes", "frames")
 _REQUIRED = object()  # `_vector`'s default: the field must be given

@@ -549,3 +549,17 @@ def test_viz_modules_are_not_shadowed_by_their_functions():
             continue
         module = importlib.import_module(f"stad_helpers.viz.{path.stem}")
         assert isinstance(getattr(viz, path.stem, module), types.ModuleType), path.stem
+
+
+def test_player_shows_by_default_what_the_demo_draws():
+    """The player's threshold defaults to the demo's (it was 0.3 against 0.4)."""
+    import inspect
+
+    from stad_helpers.demo import Demo, demo
+    from stad_helpers.viz.widget import Player
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    assert (default(Player, "score_thr") == default(demo, "action_score_thr")
+            == default(Demo, "action_score_thr"))

@@ -11,6 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..predictions import ACTION_SCORE_THR, DET_SCORE_THR
 from ._common import (
     add_cfg_options,
     existing_dir,
@@ -37,10 +38,11 @@ def register(sub) -> None:
                    help="person detector config")
     p.add_argument("--det-checkpoint", required=True, type=file_or_url,
                    help="person detector checkpoint (file or URL)")
-    p.add_argument("--det-score-thr", type=threshold, default=0.5,
-                   help="keep people scoring at least this (default: 0.5)")
-    p.add_argument("--action-score-thr", type=threshold, default=0.4,
-                   help="show actions scoring above this (default: 0.4)")
+    p.add_argument("--det-score-thr", type=threshold, default=DET_SCORE_THR,
+                   help=f"keep people scoring at least this (default: {DET_SCORE_THR})")
+    p.add_argument("--action-score-thr", type=threshold, default=ACTION_SCORE_THR,
+                   help="show actions scoring at least this "
+                        f"(default: {ACTION_SCORE_THR})")
     p.add_argument("--label-map", type=existing_file,
                    help="'id: name' lines (default: the labels of the config's GT)")
     p.add_argument("--predict-stepsize", type=positive_int, default=8,

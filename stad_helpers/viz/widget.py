@@ -20,7 +20,7 @@ from typing import Union
 
 import numpy as np
 
-from ..predictions import Predictions
+from ..predictions import ACTION_SCORE_THR, Predictions
 from .annotate import annotate_frame
 from .palette import DEFAULT_PALETTE, Palette
 from .reader import FrameReader
@@ -45,7 +45,7 @@ class Player:
         gt=None,
         *,
         video_name: str | None = None,
-        score_thr: float = 0.3,
+        score_thr: float = ACTION_SCORE_THR,
         max_width: int = 640,
         quality: int = 85,
         cache_mb: float = 96,
