@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .checkpoints import load_checkpoint_file
 from .data import layout
 from .data.layout import annotation_files as _layout_annotation_files
 from .errors import StadError
@@ -405,35 +406,6 @@ def quote_names(names: Sequence[str] | None) -> str:
         return ""
     shown = ", ".join(names[:MAX_NAMES]) + (", ..." if len(names) > MAX_NAMES else "")
     return f" ({shown})"
-
-
-def load_checkpoint_file(checkpoint: str | os.PathLike) -> dict | None:
-    """A local checkpoint loaded on the CPU (None for a URL: not downloaded here).
-
-    Args:
-        checkpoint: A `.pth` path, or a URL (then nothing is loaded).
-
-    Returns:
-        The checkpoint dict (`state_dict`, `meta`, ...; `{}` if the file holds
-        something else), or None for a URL.
-
-    Raises:
-        StadError: The file does not exist or MMEngine cannot load it (not a
-            checkpoint, truncated, refused by `weights_only` loading).
-    """
-    from mmengine.runner.checkpoint import _load_checkpoint
-
-    name = os.fspath(checkpoint)
-    if "://" in name:
-        return None
-    if not Path(name).is_file():
-        raise StadError("checkpoint file not found", name)
-    try:
-        loaded = _load_checkpoint(name, map_location="cpu", logger="silent")
-    except Exception as exc:  # noqa: BLE001 - unreadable file: the user's input
-        raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
-                        name) from None
-    return loaded if isinstance(loaded, dict) else {}
 
 
 def check_checkpoint_classes(

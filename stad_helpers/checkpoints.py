@@ -46,6 +46,39 @@ def checkpoint_progress(checkpoint: str | os.PathLike) -> dict[str, int]:
     return {"epoch": int(meta.get("epoch", 0)), "iter": int(meta["iter"])}
 
 
+def load_checkpoint_file(checkpoint: str | os.PathLike,
+                         download: bool = False) -> dict | None:
+    """A checkpoint loaded on the CPU through MMEngine (`weights_only` loading,
+    with the compat allowlist).
+
+    Args:
+        checkpoint: A `.pth` path, or a URL.
+        download: Load a URL too (MMEngine downloads it into torch's hub cache);
+            without it a URL gives None.
+
+    Returns:
+        The checkpoint dict (`state_dict`, `meta`, ...; `{}` if the file holds
+        something else), or None for a URL when `download` is False.
+
+    Raises:
+        StadError: The file does not exist or MMEngine cannot load it (not a
+            checkpoint, truncated, refused by `weights_only` loading).
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+
+    name = os.fspath(checkpoint)
+    if "://" in name and not download:
+        return None
+    if "://" not in name and not Path(name).is_file():
+        raise StadError("checkpoint file not found", name)
+    try:
+        loaded = _load_checkpoint(name, map_location="cpu", logger="silent")
+    except Exception as exc:  # noqa: BLE001 - unreadable file: the user's input
+        raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
+                        name) from None
+    return loaded if isinstance(loaded, dict) else {}
+
+
 def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
                      source: str | os.PathLike | None = None) -> dict:
     """Load `checkpoint` and raise `StadError` unless its weights fit `model`.
@@ -71,17 +104,9 @@ def check_checkpoint(model, checkpoint: str | os.PathLike, strict: bool = True,
             weights do not fit `model` (the message lists missing and wrongly
             shaped tensors).
     """
-    from mmengine.runner.checkpoint import _load_checkpoint
-
     name = os.fspath(checkpoint)
-    if "://" not in name and not Path(name).is_file():
-        raise StadError("checkpoint file not found", name)
-    try:
-        loaded = _load_checkpoint(name, map_location="cpu", logger="silent")
-    except Exception as exc:  # noqa: BLE001 - unreadable file: the user's input
-        raise StadError(f"cannot load checkpoint ({type(exc).__name__}: {exc})",
-                        name) from None
-    weights = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+    loaded = load_checkpoint_file(name, download=True)
+    weights = loaded.get("state_dict", loaded)
     if not isinstance(weights, dict) or not weights:
         raise StadError("not a model checkpoint (no state_dict)", name)
     weights = {k[7:] if k.startswith("module.") else k: v for k, v in weights.items()}
