@@ -110,13 +110,30 @@ class RunAllResult:
         return self.work_dir / self.paths[key]
 
     def summary(self) -> dict:
+        """The contents of `summary.json`: `profile`, `models`, `device`, the
+        metrics at top level (fractions in [0, 1]: `det_ap50`, `frame_map`,
+        `video_map_0.2`, `video_map_0.5`), `seconds` per stage, `skipped` and
+        `paths` (relative to the work dir when inside it).
+        """
         return {"profile": self.profile, "models": self.models, "device": self.device,
                 **self.metrics, "seconds": self.seconds, "skipped": self.skipped,
                 "paths": self.paths}
 
 
 def profile_configs(profile: str) -> dict[str, Path]:
-    """{"det_config": path, "action_config": path} of a profile (`PROFILES`)."""
+    """{"det_config": path, "action_config": path} of a profile (`PROFILES`).
+
+    Args:
+        profile: `"cpu"` (slim models, synthetic data) or `"gpu"` (the
+            tutorial's R50 models).
+
+    Returns:
+        The two config files under `configs/`.
+
+    Raises:
+        StadError: An unknown profile, or not exactly one config file matching
+            the profile's pattern.
+    """
     if profile not in PROFILES:
         raise StadError(
             f"unknown profile {profile!r}; expected one of {sorted(PROFILES)} "
@@ -163,7 +180,13 @@ class Tutorial:
         of the synthetic dataset (see make_synthetic_dataset); `min_coverage`:
         proposal coverage floor (see convert.proposals). Raises `StadError` for
         an unknown profile, a device torch does not have, or a `data` folder
-        that is missing or has no `annotations/multisports_GT.pkl`."""
+        that is missing or has no `annotations/multisports_GT.pkl`.
+
+        Raises:
+            StadError: An unknown profile, a device torch does not have, or a
+                `schedule` with an unknown model or key, or a length that is not a
+                whole number >= 1.
+        """
         from .train import resolve_device, schedule_options
 
         self.profile = profile
@@ -208,53 +231,72 @@ class Tutorial:
     # ---- paths ---------------------------------------------------------------
     @property
     def anno_dir(self) -> Path:
+        """`DATA_ROOT/annotations`: GT, COCO JSONs, proposals, AVA csvs."""
         return layout.annotations_dir(self.data_root)
 
     @property
     def gt_file(self) -> Path:
+        """`DATA_ROOT/annotations/multisports_GT.pkl`."""
         return layout.gt_file(self.data_root)
 
     @property
     def videos_dir(self) -> Path:
+        """`DATA_ROOT/trainval`: the annotated videos of both splits."""
         return self.data_root / layout.TRAINVAL
 
     @property
     def rawframes_dir(self) -> Path:
+        """`DATA_ROOT/rawframes`: decoded frames `<video>/00001.jpg` (1-based)."""
         return self.data_root / layout.RAWFRAMES
 
     @property
     def det_dir(self) -> Path:
+        """`WORK_DIR/det`: the person detector's work dir (logs, checkpoints)."""
         return self.work_dir / "det"
 
     @property
     def action_dir(self) -> Path:
+        """`WORK_DIR/action`: the action detector's work dir."""
         return self.work_dir / "action"
 
     @property
     def det_results(self) -> Path:
+        """`WORK_DIR/det/det_results.pkl`: `detector.detect`'s per-frame boxes."""
         return self.det_dir / "det_results.pkl"
 
     @property
     def eval_dir(self) -> Path:
+        """`WORK_DIR/eval`: `metrics.json`, `per_class_ap.csv`, `predictions.pkl`."""
         return self.work_dir / "eval"
 
     @property
     def demo_mp4(self) -> Path:
+        """`WORK_DIR/demo/demo.mp4` (its predictions beside it, `demo.json`)."""
         return self.work_dir / "demo" / "demo.mp4"
 
     @property
     def manifest_dir(self) -> Path:
+        """`WORK_DIR/stages`: one manifest JSON per stage run."""
         return self.work_dir / "stages"
 
     def manifest_path(self, stage: str) -> Path:
+        """`WORK_DIR/stages/<stage>.json`, the manifest of stage `stage`."""
         return self.manifest_dir / f"{stage}.json"
 
     def det_checkpoint(self) -> Path:
-        """The trained detector (the det work dir's `last_checkpoint`)."""
+        """The trained detector (the det work dir's `last_checkpoint`).
+
+        Raises:
+            StadError: No `last_checkpoint` yet (the `train_det` stage has not run).
+        """
         return self._checkpoint(self.det_dir, "train_det")
 
     def action_checkpoint(self) -> Path:
-        """The trained action detector (the action work dir's `last_checkpoint`)."""
+        """The trained action detector (the action work dir's `last_checkpoint`).
+
+        Raises:
+            StadError: No `last_checkpoint` yet (`train_action` has not run).
+        """
         return self._checkpoint(self.action_dir, "train_action")
 
     @staticmethod
@@ -274,6 +316,11 @@ class Tutorial:
         return read_last_checkpoint(folder) or folder / "(no last_checkpoint)"
 
     def gt(self):
+        """The dataset's annotation, loaded and validated (`MultiSportsGT.load`).
+
+        Raises:
+            StadError: The GT is missing or invalid (run the `dataset` stage).
+        """
         from .data.gt import MultiSportsGT
 
         return MultiSportsGT.load(self.gt_file)
@@ -319,8 +366,7 @@ class Tutorial:
                                    "test_videos": self.data_root / layout.TEST},
                   settings=self._data_settings),
             Stage("det_anno",
-                  lambda resume: det_anno(self.gt_file,
-                                          anno / "multisports_det_anno.json"),
+                  lambda resume: det_anno(self.gt_file, layout.det_anno_out(anno)),
                   inputs=lambda: gt, outputs=lambda: det_json),
             Stage("frames",
                   lambda resume: extract_frames(self.videos_dir, self.rawframes_dir,
@@ -411,7 +457,7 @@ class Tutorial:
 
         extra = {} if self.min_coverage is None else {"min_coverage": self.min_coverage}
         report = proposals(self.det_results, self.gt_file,
-                           self.anno_dir / "multisports_proposals.pkl",
+                           layout.proposals_out(self.anno_dir),
                            score_thr=self.person_det_score_thr(),
                            score_thr_source="person_det_score_thr of "
                            f"{self.configs['action_config']}", **extra)
@@ -560,6 +606,10 @@ class Tutorial:
         pretrained backbones) is resolved now, from the cache or a download
         (`stad_helpers.weights.preflight`): offline, the run stops at once with a
         one-line `StadError` naming the file and the fix, before any data work.
+
+        Raises:
+            StadError: An unknown stage, a config that cannot be read, a missing
+                local checkpoint, or a remote one that cannot be had (offline).
         """
         from .train import read_last_checkpoint
 
@@ -587,6 +637,10 @@ class Tutorial:
         same inputs and settings, resumes from its last checkpoint. Raises
         `StadError` for an unknown stage, a failed pre-flight check
         (`preflight`), or from the stage itself.
+
+        Raises:
+            StadError: An unknown stage, a failed pre-flight check, or any
+                `StadError` of a stage that runs (bad data, configs, checkpoints).
         """
         self._folders = {}
         try:
@@ -724,6 +778,10 @@ class Tutorial:
 
     # ---- results -------------------------------------------------------------
     def metrics(self) -> dict[str, float]:
+        """The headline metrics of the last evaluation, fractions in [0, 1]:
+        `det_ap50`, `frame_map`, `video_map_0.2`, `video_map_0.5` (those present in
+        `WORK_DIR/eval/metrics.json`). Raises FileNotFoundError before `evaluate` ran.
+        """
         return _read_metrics(self.eval_dir / "metrics.json")
 
     def produced_on(self) -> str:
@@ -739,6 +797,11 @@ class Tutorial:
         return ", ".join(f"{d} ({', '.join(s)})" for d, s in devices.items())
 
     def summary(self) -> RunAllResult:
+        """What `run_all` returns (a `RunAllResult`), read from the work dir.
+
+        Raises:
+            StadError: A model stage has not run yet (no checkpoint).
+        """
         result = RunAllResult(
             self.work_dir, profile=self.profile,
             models={"det": self.configs["det_config"].name,
