@@ -70,6 +70,14 @@ class ClipSampler:
     keyframe (0-based frame numbers); `pack(frames, proposals, ...)` runs the
     transforms the config applies after decoding and returns the model's input
     (`inputs` tensor, `data_samples` with the proposals).
+
+    Args:
+        cfg: The action model's MMEngine config (its `val_pipeline` or
+            test dataloader pipeline, MMAction2's AVA transforms).
+
+    Raises:
+        StadError: The test pipeline has no `SampleAVAFrames` step or no
+            decoding step (not a spatio-temporal action detection config).
     """
 
     def __init__(self, cfg):
@@ -304,6 +312,12 @@ class Demo:
     default from the config's GT (`_default_label_map`). The `annotator` draws
     actions scoring at least `action_score_thr`. Raises `StadError` for a bad
     setting, config, checkpoint or label map.
+
+    Raises:
+        StadError: `predict_stepsize < 1`, a score threshold outside [0, 1], an
+            unreadable config or checkpoint, a checkpoint of other classes, or a
+            label map that is missing, malformed or names classes the model does
+            not have.
     """
 
     def __init__(
@@ -380,7 +394,19 @@ class Demo:
 
     def predict_keyframe(self, video: str | os.PathLike, frame: int) -> Predictions:
         """The predictions at frame `frame` (1-based) of `video`, as the demo makes
-        them for a keyframe there (decodes only the frames of its clip)."""
+        them for a keyframe there (decodes only the frames of its clip).
+
+        Args:
+            video: The video file.
+            frame: 1-based frame number.
+
+        Returns:
+            `Predictions` in pixels of the video's frames.
+
+        Raises:
+            StadError: `frame` is outside 1..(number of frames), or the video cannot
+                be read.
+        """
         from .viz.reader import FrameReader
 
         with FrameReader(video, rgb=True) as reader:
@@ -417,7 +443,20 @@ class Demo:
     def frames(self, video: str | os.PathLike, output_stepsize: int = 1,
                progress: bool = True) -> Iterator[DemoFrame]:
         """Annotated BGR frames of `video` (one per `output_stepsize`) with their
-        predictions, streamed: what `write_demo` writes."""
+        predictions, streamed: what `write_demo` writes.
+
+        Args:
+            video: The video file.
+            output_stepsize: Keep one frame in this many (>= 1).
+            progress: Show a tqdm bar.
+
+        Yields:
+            `DemoFrame`s: 1-based number, `(H, W, 3)` uint8 BGR picture with the
+            boxes and actions drawn, and that frame's `Predictions`.
+
+        Raises:
+            StadError: `output_stepsize < 1` or an unreadable video.
+        """
         if output_stepsize < 1:
             raise StadError(f"--output-stepsize must be >= 1, got {output_stepsize}")
         for number, rgb, preds in self.predictions(video, progress):
@@ -495,6 +534,10 @@ def write_demo(demo: Demo, video: str | os.PathLike, out_mp4: str | os.PathLike,
     `output_fps` defaults to the video's rate divided by `output_stepsize` (real
     time). Returns (mp4, json). Raises `StadError` when an output would replace
     the video, for a step < 1 or an unreadable video.
+
+    Raises:
+        StadError: An output path is the input video, `output_stepsize < 1`, or
+            the video is unreadable.
     """
     from .fileio import check_not_input
     from .video import VideoSink, probe
@@ -560,6 +603,34 @@ def demo(
     at least `action_score_thr`. Labels are those of `label_map` (default: the
     GT's labels of the config). Returns (mp4, json). Raises `StadError` for bad
     settings or inputs, or when an output would replace an input.
+
+    Args:
+        video: The input video.
+        out_mp4: The annotated video to write (its JSON beside it).
+        config: The action model's config.
+        checkpoint: Its weights.
+        det_config: The person detector's config.
+        det_checkpoint: Its weights.
+        det_score_thr: Person score threshold, in [0, 1].
+        action_score_thr: Action score threshold for drawing and the JSON, in
+            [0, 1].
+        label_map: `0: name` lines (MMAction2's label-map format); None: the
+            GT's labels.
+        predict_stepsize: Frames per segment (one keyframe each), >= 1.
+        output_stepsize: Write one frame in this many, >= 1.
+        output_fps: Frame rate of the output (default: real time).
+        progress: Show a tqdm bar.
+        device: `"cpu"`, `"cuda"`, `"cuda:N"` (None: CUDA if available).
+        cfg_options: Overrides of the action config.
+        det_cat_id: The detector's class id for "person".
+
+    Returns:
+        `(out_mp4, out_json)`.
+
+    Raises:
+        StadError: A bad setting (step < 1, a threshold outside [0, 1]), an
+            unreadable video, config, checkpoint or label map, or an output that
+            would replace an input.
     """
     from .fileio import check_not_input
 
