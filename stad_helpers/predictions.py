@@ -71,6 +71,26 @@ class Predictions:
     of `action_scores`; `video` and `size` (height, width) say what the boxes
     are on, `meta` anything the source adds (the demo's thresholds, its fps).
     Raises `StadError` when a field has the wrong shape, dtype or range.
+
+    Attributes:
+        boxes: `(N, 4)` float32, x1, y1, x2, y2 in pixels of the shown frame.
+        frames: `(N,)` int64, 1-based frame number of each box.
+        person_scores: `(N,)` float32 in [0, 1], or None.
+        action_scores: `(N, C)` float32 in [0, 1], one column per
+            `class_names` entry, or None (no classes).
+        track_ids: `(N,)` int64, -1 when untracked, or None.
+        keyframes: `(N,)` int64, 1-based keyframe whose clip gave the row, or
+            None.
+        class_names: C action names (label id = column).
+        video: The video the boxes are on, if known.
+        size: `(height, width)` in pixels of the frames, if known.
+        meta: Anything the source adds (thresholds, fps).
+
+    Raises:
+        StadError: On construction, a field of the wrong shape, dtype or range
+            (boxes not `(N, 4)`, not finite or of negative size, a per-box field
+            not `(N,)`, a score outside [0, 1], a frame < 1, a track id < -1,
+            score columns other than `len(class_names)`).
     """
 
     boxes: np.ndarray
@@ -250,7 +270,11 @@ class Predictions:
 
     @classmethod
     def concatenate(cls, parts: Iterable[Predictions]) -> Predictions:
-        """The rows of `parts` (same classes) one after another."""
+        """The rows of `parts` (same classes) one after another.
+
+        Raises:
+            StadError: The parts have different `class_names`.
+        """
         parts = list(parts)
         if not parts:
             return cls.empty()
@@ -299,6 +323,23 @@ class Predictions:
         (height, width) turns boxes into pixels; `frame` (1-based) is needed
         for a data sample. Raises `StadError` when the score columns do not
         match `class_names`.
+
+        Args:
+            result: An `ActionDataSample`, a `stad evaluate` keyframe dict, or a
+                list of such dicts.
+            class_names: The C action names of the score columns.
+            size: `(height, width)` in pixels.
+            frame: 1-based keyframe number (needed for a data sample).
+            person_scores: `(N,)` person scores of the proposals, if known.
+            video: The video the boxes are on (kept in `video`).
+
+        Returns:
+            One row per box, frames = the keyframe, boxes in pixels.
+
+        Raises:
+            StadError: A dict without `boxes`/`scores`, a data sample without
+                `frame`, or a number of score columns other than
+                `len(class_names)`.
         """
         if isinstance(result, (list, tuple)):
             return cls.concatenate([cls.from_mmaction(r, class_names, size=size,
@@ -338,6 +379,14 @@ class Predictions:
         y2[, score] (an MMAction2 proposal file's entry: `normalized`, then
         `size` (height, width) is needed). Boxes scoring below `score_thr` are
         dropped; the rest are sorted best first. `frame` is 1-based.
+
+        Returns:
+            `Predictions` without action scores (`action_scores` None), boxes in
+            pixels, `person_scores` set, best first.
+
+        Raises:
+            StadError: An array that is not `(N, 4)` or `(N, 5)`, or normalized
+                boxes without `size`.
         """
         if hasattr(result, "pred_instances") or hasattr(result, "bboxes"):
             inst = getattr(result, "pred_instances", result)
@@ -370,6 +419,11 @@ class Predictions:
         Reads version 1 and the unversioned files of earlier demos (version 0,
         the same records). Other keys of the file go to `meta`. Raises
         `StadError` naming the file and the record for anything else.
+
+        Raises:
+            StadError: The file is missing or not JSON, of another format or a
+                newer version, or a record lacks a field or has a bad box, frame or
+                score.
         """
         path = Path(path)
         try:
