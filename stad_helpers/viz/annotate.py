@@ -207,6 +207,9 @@ class Annotator:
       left is drawn grey without text; `max_labels` lines per box at most;
     - `fonts`: TrueType/OpenType files tried first, per character, before
       DejaVu Sans and then any installed font.
+
+    Raises:
+        StadError: On construction, a font file in `fonts` that does not exist.
     """
 
     box_style: BoxStyle = PRED_STYLE

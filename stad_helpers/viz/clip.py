@@ -56,6 +56,11 @@ def write_annotated_clip(
     Returns `out_mp4`, an H.264 mp4 that browsers play, written whole or not at
     all. Raises `ValueError` for `start` or `step` < 1, `StadError` for an
     unreadable video or predictions file or an empty frame range.
+
+    Raises:
+        ValueError: `start` or `step` < 1.
+        StadError: An unreadable video or predictions file, a video not in `gt`,
+            or an empty frame range (`start` > `end`).
     """
     import cv2
     from tqdm.auto import tqdm
@@ -111,6 +116,9 @@ def show_video(path: PathLike, width: int = 480, max_mb: float = MAX_EMBED_MB,
     Uses moviepy 2's `display_in_notebook`, falling back to a plain HTML5
     `<video>`; files over `max_mb` are linked (`IPython.display.Video`), not
     embedded, so the notebook stays small. Returns the IPython display object.
+
+    Raises:
+        StadError: `path` does not exist.
     """
     from IPython.display import HTML, Video
 

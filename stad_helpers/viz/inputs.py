@@ -34,7 +34,22 @@ class ModelInput:
 
 def model_input(config: str | os.PathLike, video: str | os.PathLike, keyframe: int,
                 cfg_options: dict[str, Any] | None = None) -> ModelInput:
-    """The clip of 1-based frame `keyframe` of `video` as `config` feeds it."""
+    """The clip of 1-based frame `keyframe` of `video` as `config` feeds it.
+
+    Args:
+        config: The action model's config (its test pipeline samples the clip).
+        video: The video file.
+        keyframe: 1-based frame number.
+        cfg_options: Overrides of the config.
+
+    Returns:
+        A `ModelInput`: the decoded RGB frames, their 0-based indices, and the
+        `(T, H, W, C)` float32 input before the model's normalization.
+
+    Raises:
+        StadError: An unreadable config or video, a config without an AVA clip
+            sampler, or `keyframe` outside 1..(number of frames).
+    """
     from ..demo import ClipSampler
     from ..train import load_config
     from ..video import iter_frames, probe

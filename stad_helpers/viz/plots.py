@@ -115,7 +115,12 @@ def plot_dataset_stats(gt, palette: Palette = DEFAULT_PALETTE):
 # Training curves from MMEngine's scalars.json
 # ---------------------------------------------------------------------------
 def find_scalars(work_dir: PathLike) -> list[Path]:
-    """The `scalars.json` files of a work dir's runs, oldest first (by timestamp)."""
+    """The `scalars.json` files of a work dir's runs, oldest first (by timestamp).
+
+    Raises:
+        StadError: The work dir holds no `<timestamp>/vis_data/scalars.json`
+            (MMEngine's `LocalVisBackend` log; no training has logged yet).
+    """
     work_dir = Path(work_dir)
     if work_dir.is_file():
         return [work_dir]
@@ -206,6 +211,17 @@ def plot_training_curves(work_dir: PathLike, keys: list[str] | None = None,
 
     Metrics are the validation ones when the run validated, else the training
     ones MMEngine logs (e.g. `acc`, `recall@top1`); `keys` picks which.
+
+    Args:
+        work_dir: An MMEngine work dir (`stad train ...`'s).
+        keys: Metric names to plot (default: all logged).
+        all_runs: Join the logs of every (resumed) run, not only the last.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        StadError: No training log in `work_dir`, or one without rows yet.
     """
     scalars = load_scalars(work_dir, all_runs)
     train, val = scalars["train"], scalars["val"]
@@ -276,6 +292,15 @@ def load_per_class_ap(src: PathLike | Mapping | list) -> dict[str, dict[str, flo
     its `per_class_ap.csv`; {class: AP}; {metric: {class: AP}}; a JSON file of
     any of these; or the evaluation folder (`metrics.json`, else
     `*per_class*.json`, else `per_class_ap.csv`).
+
+    Returns:
+        `{metric: {class name: AP}}` (`"AP"` as the metric for a plain
+        {class: AP}), APs as stored (fractions from `stad evaluate`; NaN where
+        a class was not scored).
+
+    Raises:
+        StadError: A missing file or folder, a file that is not JSON, a row
+            without name or label, or data of none of the accepted forms.
     """
     source = None
     data: Any = src
@@ -429,6 +454,10 @@ def plot_tube_timeline(gt, video: str,
     hatched row per predicted class shows the frames where it is a box's best
     action scoring `score_thr` or more. Raises `StadError` when `video` is not
     in the GT.
+
+    Raises:
+        StadError: `video` is not in the GT, or the predictions file is
+            unreadable.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch

@@ -31,6 +31,10 @@ class FrameReader:
     Sequential reads continue decoding; a jump seeks to the keyframe before the
     target and decodes forward. Recently decoded frames are kept in an LRU cache
     bounded by `cache_mb`, so long videos are never held in memory.
+
+    Raises:
+        StadError: On construction, `path` is missing or not a readable video
+            (`video.probe`).
     """
 
     def __init__(self, path: PathLike, cache_mb: float = 96, rgb: bool = False):
@@ -74,7 +78,13 @@ class FrameReader:
     def __getitem__(self, frame: int) -> np.ndarray:
         """Frame `frame` (1-based), (H, W, 3) uint8, BGR (or RGB); cached, do not
         modify it. Raises `IndexError` outside 1..len, `StadError` when the video
-        cannot be decoded there."""
+        cannot be decoded there.
+
+        Raises:
+            IndexError: `frame` outside 1..len.
+            ValueError: The reader was closed.
+            StadError: The video cannot be decoded at `frame` (or ends before it).
+        """
         frame = int(frame)
         if not 1 <= frame <= len(self):
             raise IndexError(f"frame {frame} not in 1..{len(self)} of {self.path}")

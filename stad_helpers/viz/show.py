@@ -52,6 +52,10 @@ def as_predictions(src: Predictions | PathLike | None) -> Predictions | None:
     """A `Predictions` as given, or read from the demo's JSON (a path); None stays.
 
     Raises `StadError` for an unreadable JSON, `TypeError` for other objects.
+
+    Raises:
+        StadError: The JSON is missing or not the demo's (`from_demo_json`).
+        TypeError: `src` is neither a `Predictions`, a path nor None.
     """
     if src is None or isinstance(src, Predictions):
         return src
@@ -132,6 +136,10 @@ def show_frame(
     scoring below `score_thr` are not listed. Returns the matplotlib Figure, or
     with `as_array` the annotated BGR ndarray (the `Annotator`'s drawing).
     Raises `StadError` for an unreadable video or predictions file.
+
+    Raises:
+        StadError: An unreadable video or predictions file, or a frame given as
+            an array with a `gt` but no `video` to find its boxes.
     """
     if isinstance(video_or_frame, np.ndarray):
         image = video_or_frame[..., ::-1] if rgb else video_or_frame

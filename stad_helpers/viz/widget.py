@@ -36,6 +36,9 @@ class Player:
     `gt` a `MultiSportsGT` whose video is `video_name` (default: the 'sport/name'
     of the path, when `gt` has it). Raises `StadError` for an unreadable video
     or predictions file.
+
+    Raises:
+        StadError: On construction, an unreadable video or predictions file.
     """
 
     def __init__(
