@@ -21,7 +21,19 @@ def as_gt(gt: MultiSportsGT | str | os.PathLike) -> MultiSportsGT:
 
 
 def split_output(out: str | os.PathLike, suffix: str, split: str) -> str:
-    """`OUT.json` -> `OUT_train.json`, the naming of the tutorial's scripts."""
+    """`OUT.json` -> `OUT_train.json`, the naming of the tutorial's scripts.
+
+    Args:
+        out: The output name the user gave (`.../multisports_det_anno.json`).
+        suffix: Its required suffix (`".json"`, `".pkl"`, `".csv"`).
+        split: `"train"` or `"val"` (`data.layout.FILE_SPLIT`).
+
+    Returns:
+        The per-split file name, as a string.
+
+    Raises:
+        StadError: `out` does not end with `suffix`.
+    """
     out = os.fspath(out)
     if not out.endswith(suffix):
         raise StadError(f"output name must end with {suffix}", out)

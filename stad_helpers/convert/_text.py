@@ -39,6 +39,12 @@ class Field:
     width: int
 
     def render(self, start: int, stop: int) -> np.ndarray:  # pragma: no cover
+        """Rows [start, stop) of this column; subclasses implement it.
+
+        Returns:
+            A `(stop - start, self.width)` uint8 matrix of ASCII codes, NUL-padded
+            on the right where a row's text is shorter than the column.
+        """
         raise NotImplementedError
 
 
@@ -51,6 +57,12 @@ class Lit(Field):
         self.width = len(self.bytes)
 
     def render(self, start: int, stop: int) -> np.ndarray:
+        """The literal, on each of rows [start, stop).
+
+        Returns:
+            A `(stop - start, self.width)` uint8 matrix of ASCII codes, NUL-padded
+            on the right where a row's text is shorter than the column.
+        """
         return np.broadcast_to(self.bytes, (stop - start, self.width))
 
 
@@ -63,6 +75,12 @@ class Pick(Field):
         self.index = np.asarray(index)
 
     def render(self, start: int, stop: int) -> np.ndarray:
+        """`strings[index[row]]` for rows [start, stop).
+
+        Returns:
+            A `(stop - start, self.width)` uint8 matrix of ASCII codes, NUL-padded
+            on the right where a row's text is shorter than the column.
+        """
         return self.table[self.index[start:stop]]
 
 
@@ -80,6 +98,12 @@ class Int(Field):
                       if lo >= 0 and hi < _TABLE_MAX else None)
 
     def render(self, start: int, stop: int) -> np.ndarray:
+        """The integers of rows [start, stop) in decimal (`'%d'`).
+
+        Returns:
+            A `(stop - start, self.width)` uint8 matrix of ASCII codes, NUL-padded
+            on the right where a row's text is shorter than the column.
+        """
         v = self.values[start:stop]
         if self.table is not None:
             return self.table[v]
@@ -116,6 +140,12 @@ class Fixed3(Field):
         return np.ones(len(self.values), bool) if self.exact is None else self.exact
 
     def render(self, start: int, stop: int) -> np.ndarray:
+        """The values of rows [start, stop) as `f'{x:.3f}'`.
+
+        Returns:
+            A `(stop - start, self.width)` uint8 matrix of ASCII codes, NUL-padded
+            on the right where a row's text is shorter than the column.
+        """
         v, n = self.values[start:stop], self.n[start:stop]
         if self.table is not None:
             text = self.table[n]

@@ -35,7 +35,27 @@ def infer_anno(
     classes: Sequence[str] = ("person",),
     gt: MultiSportsGT | str | os.PathLike | None = None,
 ) -> Path:
-    """Write a COCO JSON listing the frames under `frames_dir` (no annotations)."""
+    """Write a COCO JSON listing the frames under `frames_dir` (no annotations).
+
+    The image list MMDetection's inference reads (the tutorial's
+    `ms_infer_anno.json`; COCO format, https://cocodataset.org/#format-data):
+    one `images` entry per frame with `file_name` relative to `frames_dir`
+    (`sport/video/00001.jpg`), `height` and `width` in pixels, and `categories`
+    from `classes`.
+
+    Args:
+        frames_dir: The rawframes folder (`<sport>/<video>/00001.jpg`).
+        out_json: The JSON to write (whole or not at all).
+        classes: Category names, ids 0-based.
+        gt: A `MultiSportsGT` (or its file): list only its annotated frames.
+
+    Returns:
+        `out_json`.
+
+    Raises:
+        StadError: `frames_dir` is missing, holds no frames (of the GT), or the
+            GT is unreadable or invalid.
+    """
     root = Path(frames_dir)
     if not root.is_dir():
         raise StadError("frames folder not found", root)
