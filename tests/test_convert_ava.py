@@ -14,6 +14,7 @@ import pytest
 
 from stad_helpers.cli import main as cli
 from stad_helpers.convert import ava
+from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.errors import StadError
 
@@ -72,22 +73,22 @@ def converted(tmp_path_factory):
     """(ours, upstream's) output folders for the same GT."""
     root = tmp_path_factory.mktemp("ava")
     data = root / "data"
-    (data / "annotations").mkdir(parents=True)
-    (data / "test").mkdir()  # parse_anno.py lists it
-    with open(data / "annotations/multisports_GT.pkl", "wb") as fh:
+    layout.annotations_dir(data).mkdir(parents=True)
+    (data / layout.TEST).mkdir()  # parse_anno.py lists it
+    with open(layout.gt_file(data), "wb") as fh:
         pickle.dump(make_raw(), fh)
     upstream = root / "upstream"  # must not exist: parse_anno.py creates it
     subprocess.run([sys.executable, str(_packaged_parse_anno()), "--data-root",
                     str(data), "--out-root", str(upstream)], check=True,
                    capture_output=True)
-    ours = ava(data / "annotations/multisports_GT.pkl", root / "ours")
-    return ours, upstream / "annotations"
+    ours = ava(layout.gt_file(data), root / "ours")
+    return ours, layout.annotations_dir(upstream)
 
 
 def test_csvs_equal_packaged_parse_anno(converted):
     ours, upstream = converted
     for split in ("train", "val"):
-        expected = (upstream / f"multisports_{split}.csv").read_bytes()
+        expected = layout.ava_csv(upstream, split).read_bytes()
         assert ours[split].read_bytes() == expected
         assert len(expected) > 1000 and b"\r\n" in expected
     text = ours["train"].read_bytes().decode()
@@ -124,7 +125,7 @@ def test_ava_dataset_loads_it(converted, tmp_path):
             for label, tubes in raw["gttubes"][v].items():
                 for entity, tube in enumerate(tubes):
                     for row in tube:
-                        key = f"{v}.mp4,{int(row[0]):04d}"
+                        key = layout.ava_key(v, int(row[0]))
                         box = row[1:] / np.array([w, h, w, h])
                         expected.setdefault(key, []).append((box, label, entity))
         assert len(ds) == len(expected)
@@ -169,11 +170,12 @@ def test_invalid_gt_and_failure_write_nothing(tmp_path, monkeypatch):
 
 
 def test_cli(converted, tmp_path, capsys):
-    gt = converted[1].parent.parent / "data/annotations/multisports_GT.pkl"
+    gt = layout.gt_file(converted[1].parent.parent / "data")
     assert cli(["convert", "ava", str(gt), str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "multisports_train.csv" in out and "multisports_label_map.txt" in out
-    assert (tmp_path / "multisports_val.csv").read_bytes() == \
+    assert str(layout.ava_csv(tmp_path, "train")) in out
+    assert str(layout.label_map_file(tmp_path)) in out
+    assert layout.ava_csv(tmp_path, "val").read_bytes() == \
         converted[0]["val"].read_bytes()
 
 

@@ -23,6 +23,7 @@ from stad_helpers.convert.frames import (
     is_complete,
     plane_path_ok,
 )
+from stad_helpers.data import layout
 from stad_helpers.data.synth import plan_demo, write_video
 from stad_helpers.errors import StadError
 from stad_helpers.video import iter_frames
@@ -95,7 +96,7 @@ def test_extracts_every_sport_and_split_with_markers(videos, tmp_path):
     # The content is the video's, frame by frame (JPEG is lossy: compare loosely).
     src = videos / "trainval/football/v_b_c001.mp4"
     for i, decoded in enumerate(iter_frames(src), 1):
-        jpg = cv2.imread(str(out / "football/v_b_c001" / f"{i:05d}.jpg"))
+        jpg = cv2.imread(str(layout.rawframe_path(out, "football/v_b_c001", i)))
         assert np.abs(jpg.astype(int) - decoded).mean() < 4, i
 
 
@@ -223,7 +224,7 @@ def _opencv_loop(src: Path, out: Path) -> int:
         if not ok:
             break
         n += 1
-        cv2.imwrite(str(out / f"{n:05d}.jpg"), frame)
+        cv2.imwrite(str(out / layout.rawframe_name(n)), frame)
     cap.release()
     return n
 
@@ -276,8 +277,8 @@ def test_plane_path_matches_the_opencv_loop(tmp_path, plane_calls):
     with av.open(str(src)) as container:
         for i, frame in enumerate(container.decode(video=0), 1):
             assert frame.format.name == "yuv420p" and plane_path_ok(frame)
-            a = cv2.imread(str(ours / f"{i:05d}.jpg")).astype(float)
-            b = cv2.imread(str(theirs / f"{i:05d}.jpg")).astype(float)
+            a = cv2.imread(str(ours / layout.rawframe_name(i))).astype(float)
+            b = cv2.imread(str(theirs / layout.rawframe_name(i))).astype(float)
             assert np.abs(a - b).mean() < 2.0, i
             exact = _bt601(frame)
             assert np.abs(a - exact).mean() <= np.abs(b - exact).mean(), i
@@ -291,8 +292,9 @@ def test_full_range_planes_are_not_stretched(tmp_path, plane_calls):
     extract_frames(tmp_path / "videos", tmp_path / "ours", workers=1, progress=False)
     assert len(plane_calls) == n == 12
     for i in range(1, n + 1):
-        a = cv2.imread(str(tmp_path / f"ours/s/v_j/{i:05d}.jpg")).astype(float)
-        b = cv2.imread(str(tmp_path / f"opencv/{i:05d}.jpg")).astype(float)
+        a = cv2.imread(str(layout.rawframe_path(tmp_path / "ours", "s/v_j", i)))
+        b = cv2.imread(str(tmp_path / "opencv" / layout.rawframe_name(i)))
+        a, b = a.astype(float), b.astype(float)
         assert np.abs(a - b).mean() < 2.0, i
 
 
@@ -318,8 +320,9 @@ def test_other_streams_fall_back_to_bgr(tmp_path, monkeypatch, pix_fmt, x264_par
                              progress=False)
     assert summary.frames == n == 12
     for i in range(1, n + 1):
-        a = cv2.imread(str(tmp_path / f"out/s/v_x/{i:05d}.jpg")).astype(float)
-        b = cv2.imread(str(tmp_path / f"opencv/{i:05d}.jpg")).astype(float)
+        a = cv2.imread(str(layout.rawframe_path(tmp_path / "out", "s/v_x", i)))
+        b = cv2.imread(str(tmp_path / "opencv" / layout.rawframe_name(i)))
+        a, b = a.astype(float), b.astype(float)
         assert np.abs(a - b).mean() < 2.0, i
 
 

@@ -12,6 +12,7 @@ import pytest
 from stad_helpers.cli import main as cli
 from stad_helpers.convert import extract_frames, infer_anno
 from stad_helpers.convert.frames import MARKER
+from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.errors import StadError
 from stad_helpers.video import VideoSink
@@ -31,7 +32,8 @@ def frames_dir(tmp_path_factory) -> Path:
     for name, (h, w), n in (("ball/v_b", (36, 64), 5), ("ball/v_c", (50, 30), 3)):
         (out / name).mkdir(parents=True)
         for i in range(1, n + 1):
-            cv2.imwrite(str(out / name / f"{i:05d}.jpg"), np.zeros((h, w, 3), np.uint8))
+            cv2.imwrite(str(layout.rawframe_path(out, name, i)),
+                        np.zeros((h, w, 3), np.uint8))
     (out / "ball/v_b/notes.txt").write_text("not a frame")
     return out
 
@@ -43,9 +45,9 @@ def test_lists_every_frame_like_images2coco(frames_dir, tmp_path):
     assert coco["type"] == "instance" and coco["annotations"] == []
     assert coco["categories"] == [{"supercategory": "none", "id": 0, "name": "person"}]
     names = [im["file_name"] for im in coco["images"]]
-    assert names == ([f"ball/v_b/{i:05d}.jpg" for i in range(1, 6)]
-                     + [f"ball/v_c/{i:05d}.jpg" for i in range(1, 4)]
-                     + [f"gym/v_a/{i:05d}.jpg" for i in range(1, 13)])
+    assert names == ([layout.rawframe_relpath("ball/v_b", i) for i in range(1, 6)]
+                     + [layout.rawframe_relpath("ball/v_c", i) for i in range(1, 4)]
+                     + [layout.rawframe_relpath("gym/v_a", i) for i in range(1, 13)])
     assert [im["id"] for im in coco["images"]] == list(range(20))
     sizes = {im["file_name"].rsplit("/", 1)[0]: (im["height"], im["width"])
              for im in coco["images"]}

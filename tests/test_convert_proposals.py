@@ -11,6 +11,7 @@ import pytest
 from stad_helpers.cli import main as cli
 from stad_helpers.convert import ava, proposals
 from stad_helpers.convert.proposals import keyframe_keys
+from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.data.safe_pickle import safe_load
 from stad_helpers.errors import StadError
@@ -52,7 +53,7 @@ def _results(gt: MultiSportsGT, frames_of=None, prefix="data/rawframes") -> list
             x1 = rng.uniform(0, 200, 2)
             boxes = np.column_stack([x1, [30, 50], x1 + 60, [H, 220]])
             boxes = boxes.astype(np.float32)
-            out.append({"img_path": f"{prefix}/{video}/{f:05d}.jpg",
+            out.append({"img_path": f"{prefix}/{layout.rawframe_relpath(video, f)}",
                         "ori_shape": (H, W),
                         "img_id": len(out),
                         "pred_instances": {"bboxes": boxes,
@@ -197,7 +198,7 @@ def _gt_box_results(gt: MultiSportsGT, score: float, decoy: float | None):
         if decoy is not None:
             boxes = np.r_[boxes, [[0, 0, 5, 5]]].astype(np.float32)
             scores = np.r_[scores, decoy].astype(np.float32)
-        out.append({"img_path": f"rawframes/{gt.videos[v]}/{f:05d}.jpg",
+        out.append({"img_path": f"rawframes/{layout.rawframe_relpath(gt.videos[v], f)}",
                     "ori_shape": (H, W),
                     "pred_instances": {"bboxes": boxes, "scores": scores}})
     return out
@@ -231,7 +232,7 @@ def test_recall_needs_overlap(gt):
         width = box[2] - box[0]
         # Shifted right by 2/3 of its width: IoU 0.2, not a match.
         moved = box + np.float32([width * 2 / 3, 0, width * 2 / 3, 0])
-        key = f"{gt.test_videos[table.video[row]]}.mp4,{table.frame[row]:04d}"
+        key = layout.ava_key(gt.test_videos[table.video[row]], table.frame[row])
         shifted[key] = np.r_[moved, 0.99][None].astype(np.float32)
     assert box_recall(shifted, gt, gt.test_videos) == 0.0
     assert box_recall({}, gt, gt.test_videos) == 0.0

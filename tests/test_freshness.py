@@ -22,6 +22,7 @@ import torch
 
 from stad_helpers import manifest as mf
 from stad_helpers import pipeline
+from stad_helpers.data import layout
 from stad_helpers.errors import StadError
 from stad_helpers.fileio import dump_json, dump_pickle
 from stad_helpers.pipeline import Tutorial, run_all
@@ -86,7 +87,7 @@ class Recorder:
     def proposals(self, t: Tutorial, resume: bool) -> None:
         for split in ("train", "val"):
             dump_pickle({"p": torch.randn(3).tolist()},
-                        t.anno_dir / f"multisports_proposals_{split}.pkl")
+                        layout.proposals_file(t.anno_dir, split))
 
     def evaluate(self, t: Tutorial, resume: bool) -> None:
         dump_json({"frame_map": 0.5, "video_map_0.2": 0.4, "video_map_0.5": 0.3,
@@ -364,7 +365,7 @@ def test_a_deleted_or_edited_output_reruns_its_stage_and_what_follows(rec, tmp_p
     tutorial(tmp_path / "w").ensure("demo")
     rec.ran()
     t = tutorial(tmp_path / "w")
-    (t.anno_dir / "multisports_train.csv").unlink()
+    layout.ava_csv(t.anno_dir, "train").unlink()
     assert t.why_stale("ava") == "outputs missing: ava_train"
     t.ensure("demo")
     # the csv comes back the same (made from the same GT): nothing after reruns

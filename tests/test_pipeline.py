@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+from stad_helpers.data import layout
 from stad_helpers.data.safe_pickle import safe_load
 from stad_helpers.errors import StadError
 from stad_helpers.pipeline import Tutorial, run_all
@@ -49,16 +50,17 @@ def test_every_stage_runs_and_writes_its_outputs(tiny_run):
     assert summary["profile"] == "cpu" and summary["device"] == resolve_device()
     assert summary["paths"]["det_checkpoint"] == "det/iter_3.pth"
 
-    anno = work / "data" / "multisports" / "annotations"
+    anno = layout.annotations_dir(work / "data" / "multisports")
     results = safe_load(work / "det" / "det_results.pkl")
     assert {"img_path", "ori_shape", "pred_instances"} <= set(results[0])
     for split in ("train", "val"):
-        props = safe_load(anno / f"multisports_proposals_{split}.pkl")
+        props = safe_load(layout.proposals_file(anno, split))
         for key, boxes in props.items():
-            assert key.endswith(tuple("0123456789")) and ".mp4," in key
+            assert key == layout.ava_key(*layout.parse_ava_key(key))  # 'v.mp4,0017'
+            assert key.endswith(tuple("0123456789"))
             assert boxes.ndim == 2 and boxes.shape[1] == 5
             assert np.all((boxes[:, :4] >= 0) & (boxes[:, :4] <= 1))
-        assert (anno / f"multisports_{split}.csv").stat().st_size > 0
+        assert layout.ava_csv(anno, split).stat().st_size > 0
     per_class = json.loads((work / "eval" / "metrics.json").read_text())["per_class"]
     assert len(per_class) == 4
     with av.open(str(work / "demo" / "demo.mp4")) as container:
@@ -78,7 +80,7 @@ def test_second_run_skips_every_up_to_date_stage(tiny_run):
 def test_a_changed_input_reruns_what_depends_on_it(tiny_run, tmp_path):
     work, _ = tiny_run
     tutorial = Tutorial("cpu", work_dir=work, **TINY)
-    csv = tutorial.anno_dir / "multisports_train.csv"
+    csv = layout.ava_csv(tutorial.anno_dir, "train")
     csv.unlink()  # a stage output gone: that stage reruns, not the ones before
     assert tutorial.why_stale("ava") == "outputs missing: ava_train"
     assert tutorial.up_to_date("detect")

@@ -8,7 +8,9 @@ those of `tools/data/multisports/parse_anno.py` shipped in the mmaction2 package
 
 with boxes divided by the frame size and printed with 3 decimals, and the label
 map `multisports_label_map.txt` (`0: aerobic_push_up`, ...), the format of
-mmaction2's `tools/data/multisports/label_map.txt` that its demo reads.
+mmaction2's `tools/data/multisports/label_map.txt` that its demo reads. The row
+format is AVA's (https://research.google.com/ava/download.html), with the 1-based
+frame number in the timestamp column.
 
 Upstream formats every number in a Python loop; here the whole table is
 formatted with numpy (`_text`). Exactness: upstream divides the float32 box in
@@ -29,13 +31,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..data import layout
 from ..data.gt import BoxTable, MultiSportsGT
 from ..fileio import atomic_open
 from . import _text
 from ._common import as_gt
 
-SPLITS = {"train": "train", "val": "test"}  # output name -> GT split
-LABEL_MAP = "multisports_label_map.txt"
+SPLITS = layout.GT_SPLIT  # output name -> GT split
+LABEL_MAP = layout.LABEL_MAP_FILE
 
 
 def ava(gt: MultiSportsGT | str | os.PathLike,
@@ -43,12 +46,12 @@ def ava(gt: MultiSportsGT | str | os.PathLike,
     """Write `multisports_{train,val}.csv` and the label map into `out_dir`."""
     gt = as_gt(gt)
     out_dir = Path(out_dir)
-    paths = {split: out_dir / f"multisports_{split}.csv" for split in SPLITS}
+    paths = {split: layout.ava_csv(out_dir, split) for split in SPLITS}
     texts = {split: ava_csv_text(gt, gt.split_videos(SPLITS[split]))
              for split in SPLITS}
     texts["label_map"] = ["".join(f"{i}: {n}\n" for i, n in enumerate(gt.labels))
                           .encode()]
-    paths["label_map"] = out_dir / LABEL_MAP
+    paths["label_map"] = layout.label_map_file(out_dir)
     for key, path in paths.items():  # everything computed first: no half set on error
         with atomic_open(path, "wb") as fh:
             fh.writelines(texts[key])
@@ -87,7 +90,8 @@ def ava_rows(gt: MultiSportsGT, videos: list[str]) -> AvaRows:
     pixels, is32 = _pixels(gt, videos, table)
     boxes = pixels / size[table.video]
     boxes[is32] = boxes[is32].astype(np.float32)  # upstream's in-place float32 division
-    return AvaRows([_csv_field(v + ".mp4") for v in videos], table, boxes, is32)
+    names = [_csv_field(v + layout.VIDEO_SUFFIX) for v in videos]
+    return AvaRows(names, table, boxes, is32)
 
 
 def _pixels(gt: MultiSportsGT, videos: list[str],

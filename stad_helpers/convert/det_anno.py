@@ -10,6 +10,11 @@ Boxes in the optional `idle_tubes` (people present but not acting) are added as
 persons too, after the action boxes of their video: they are people, and a
 detector trained without them learns that idle people are background.
 
+Formats: COCO detection JSON (https://cocodataset.org/#format-data), as written by
+MMAction2's `projects/stad_tutorial/tools/generate_mmdet_anno.py`
+(https://github.com/open-mmlab/mmaction2/tree/main/projects/stad_tutorial);
+boxes `[x, y, width, height]` in pixels.
+
 Used in: 02_person_detector.
 """
 
@@ -25,11 +30,12 @@ from typing import NamedTuple
 import numpy as np
 import orjson
 
+from ..data import layout
 from ..data.gt import MultiSportsGT
 from ..fileio import atomic_open
 from ._common import as_gt, split_output
 
-SPLITS = {"train": "train", "val": "test"}  # output suffix -> GT split
+SPLITS = layout.GT_SPLIT  # output suffix -> GT split
 CATEGORIES = [{"id": 0, "name": "person"}]
 
 
@@ -59,11 +65,14 @@ def coco_json(gt: MultiSportsGT, videos: list[str]) -> list[bytes]:
     rows = coco_rows(gt, videos)
     # '{"file_name": "sport/video/00017.jpg", "height": 720, "width": 1280, "id": 0}'
     heads = [json.dumps(v)[1:-1] for v in videos]
-    tails = [f'.jpg", "height": {int(h)}, "width": {int(w)}, "id": '
+    tails = [f'", "height": {int(h)}, "width": {int(w)}, "id": '
              for h, w in (gt.resolution[v] for v in videos)]
-    images = ", ".join([f'{{"file_name": "{heads[v]}/{f:05d}{tails[v]}{i}}}'
+    frames = rows.image_frame.tolist()
+    # The layout's rawframe names, looked up (as fast as formatting in place).
+    names = [layout.rawframe_name(f) for f in range(max(frames, default=0) + 1)]
+    images = ", ".join([f'{{"file_name": "{heads[v]}/{names[f]}{tails[v]}{i}}}'
                         for i, (v, f) in enumerate(zip(rows.image_video.tolist(),
-                                                       rows.image_frame.tolist()))])
+                                                       frames))])
     with _gc_paused():
         boxes = [{"area": a, "image_id": image, "bbox": [x, y, w, h],
                   "category_id": 0, "iscrowd": 0, "id": i}

@@ -56,12 +56,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import layout
 from ..errors import StadError
 from ..fileio import atomic_open, claim_output_dir
 
 MARKER = ".done"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm")
-SPLIT_DIRS = ("trainval", "test")
+SPLIT_DIRS = layout.VIDEO_DIRS
 JPEG_QUALITY = 95
 MIN_CHUNK = 96  # frames; smaller pieces cost more in seeking than they balance
 # Each process decodes and encodes on threads (both release the GIL), so one
@@ -86,6 +87,7 @@ class FramesSummary:
 
     @property
     def frames_per_second(self) -> float:
+        """Frames written per second of wall time by this run (0.0 if none)."""
         return self.frames / self.seconds if self.seconds else 0.0
 
     def __str__(self) -> str:
@@ -123,6 +125,28 @@ def extract_frames(
 
     `workers`: processes (default: one per two cores; each decodes and
     encodes on threads, see `CORES_PER_PROCESS`).
+
+    The rawframes layout of MMAction2's STAD tutorial and AVA configs
+    (`filename_tmpl='{:05}.jpg'`, 1-based: `00001.jpg` is the first frame);
+    videos already extracted completely are skipped.
+
+    Args:
+        videos_root: A folder of `<sport>/<video>.mp4`, or a MultiSports root
+            (its `trainval/` and `test/`).
+        out_dir: The rawframes folder to write (created, or one this project
+            made before).
+        workers: Processes (see above).
+        progress: Show a tqdm bar.
+        quality: JPEG quality, 1-100.
+
+    Returns:
+        A `FramesSummary` (videos found, extracted, skipped; frames written).
+
+    Raises:
+        StadError: No videos found, two videos that would share a folder,
+            `out_dir` a file or a folder the project did not make (or an input),
+            or videos that could not be decoded (all listed; the others are
+            extracted).
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -164,7 +188,20 @@ def extract_frames(
 
 def find_videos(videos_root: str | os.PathLike,
                 out_dir: str | os.PathLike = ".") -> list[_Video]:
-    """Every `<sport>/<video>.<ext>` under `videos_root` (or its trainval/, test/)."""
+    """Every `<sport>/<video>.<ext>` under `videos_root` (or its trainval/, test/).
+
+    Args:
+        videos_root: A folder of `<sport>/<video>.<ext>`, or one holding
+            `trainval/` and `test/` such folders.
+        out_dir: The rawframes folder the videos' frame folders go in.
+
+    Returns:
+        One entry per video (`key` 'sport/name', `src`, `dest`), sorted.
+
+    Raises:
+        StadError: `videos_root` is missing, holds no videos, or two videos with
+            the same key (e.g. in both trainval/ and test/).
+    """
     root = Path(videos_root)
     if not root.is_dir():
         raise StadError("videos folder not found", root)
@@ -181,8 +218,10 @@ def find_videos(videos_root: str | os.PathLike,
                                     "their frames would share one folder", root)
                 found[key] = src
     if not found:
-        raise StadError("no videos found (expected <sport>/<video>.mp4, or trainval/ "
-                        "and test/ folders holding them)", root)
+        suffix = layout.VIDEO_SUFFIX
+        raise StadError(f"no videos found (expected <sport>/<video>{suffix} files, or "
+                        f"{layout.TRAINVAL}/ and {layout.TEST}/ folders holding them)",
+                        root)
     return [_Video(k, s, Path(out_dir) / k) for k, s in found.items()]
 
 
@@ -407,7 +446,7 @@ def _save(encode: _JpegEncoder, frame, dest: str, number: int) -> int:
     """Encode a frame and write it as dest/<number>.jpg; 1 (frames written)."""
     data = encode(frame)
     try:
-        with open(os.path.join(dest, f"{number:05d}.jpg"), "wb") as fh:
+        with open(os.path.join(dest, layout.rawframe_name(number)), "wb") as fh:
             fh.write(data)
     except OSError as exc:
         raise StadError(f"could not write frame {number} ({exc})", dest) from None

@@ -7,7 +7,9 @@ detect` writes, with numpy arrays): dicts with `img_path` ending in
 with `bboxes` (x1, y1, x2, y2 pixels) and `scores`. Output: `OUT_train.pkl`
 and `OUT_val.pkl`, dicts `'sport/video.mp4,0017' -> float32 (N, 5)` of boxes
 divided by the frame size (clipped to [0, 1]) and the score: the
-`proposal_file` of MMAction2's `AVADataset`.
+`proposal_file` of MMAction2's `AVADataset`
+(https://github.com/open-mmlab/mmaction2/blob/main/mmaction/datasets/ava_dataset.py;
+the tutorial's `projects/stad_tutorial/tools/convert_proposals.py`).
 
 Coverage check: `AVADataset` looks up the proposals of every annotated frame
 (each is a keyframe) and, when there are none, silently uses the whole frame
@@ -48,13 +50,14 @@ from typing import Any
 
 import numpy as np
 
+from ..data import layout
 from ..data.gt import MultiSportsGT
 from ..data.safe_pickle import safe_load
 from ..errors import StadError
 from ..fileio import check_not_input, dump_pickle
 from ._common import as_gt, split_output
 
-SPLITS = {"train": "train", "val": "test"}  # output suffix -> GT split
+SPLITS = layout.GT_SPLIT  # output suffix -> GT split
 MIN_COVERAGE = 0.9
 AVA_SCORE_THR = 0.9  # AVADataset's default person_det_score_thr
 RECALL_IOU = 0.5
@@ -116,7 +119,7 @@ def proposals(
                 f"{video!r}, which has {int(gt.nframes[video])} frames in the "
                 f"annotation {gt.source or ''}; were the detections made on other "
                 "videos?", source)
-        key = f"{video}.mp4,{frame:04d}"
+        key = layout.ava_key(video, frame)
         if key in seen:
             raise StadError(f"results {seen[key]} and {i} are both for frame {key!r}",
                             source)
@@ -197,8 +200,8 @@ def box_recall(props: dict[str, np.ndarray], gt: MultiSportsGT, videos: list[str
     if not props:
         return 0.0
     index = {k: i for i, k in enumerate(props)}
-    keys = [f"{videos[v]}.mp4,{f:04d}" for v, f in zip(table.video.tolist(),
-                                                         table.frame.tolist())]
+    keys = layout.ava_keys([videos[v] for v in table.video.tolist()],
+                           table.frame.tolist())
     key_of_box = np.array([index.get(k, -1) for k in keys], np.int64)
     counts = np.array([len(p) for p in props.values()], np.int64)
     boxes = np.concatenate(list(props.values())).astype(np.float32)
@@ -231,7 +234,8 @@ def keyframe_keys(gt: MultiSportsGT, videos: list[str]) -> list[str]:
     """AVA keys ('sport/video.mp4,0017') of every annotated frame of `videos`."""
     table = gt.box_table(videos)
     pairs = np.unique(np.stack([table.video, table.frame], axis=1), axis=0)
-    return [f"{videos[v]}.mp4,{f:04d}" for v, f in pairs.tolist()]
+    pairs = pairs.tolist()
+    return layout.ava_keys([videos[v] for v, _ in pairs], [f for _, f in pairs])
 
 
 def _load_results(det_results: str | os.PathLike | list[dict]) -> list:
