@@ -39,6 +39,23 @@ def tracks_to_gt(
     `videos` lists every video to include (default: those of the tracks), sorted
     in the output; those not in `test_videos` form the train split. Raises one
     `StadError` listing every rejected box and keyframe.
+
+    Args:
+        tracks: Annotated tracks (boxes in pixels, frames 1-based).
+        videos_root: The folder whose `trainval/`/`test/` hold the videos (for
+            probing), or None when `info` covers every video.
+        labels: Action names; a track's label ids index this list.
+        test_videos: Video keys of the GT's test (= validation) split.
+        videos: Every video key to include.
+        info: Per-video frame count and size, instead of probing.
+
+    Returns:
+        A `MultiSportsGT` (format: https://github.com/MCG-NJU/MultiSports).
+
+    Raises:
+        StadError: A test video that is not annotated, a video that cannot be
+            probed, or boxes and keyframes that the rules reject (all listed).
+        ValueError: A track of a video not in `videos` (a programming error).
     """
     tracks = list(tracks)
     keys = sorted(set(videos if videos is not None else [t.video for t in tracks]))

@@ -68,6 +68,11 @@ def read_csv(
     reused track id. The numbering, a delimiter other than a comma, empty action
     cells and split tracks are appended to `notes` in words. Raises one
     `StadError` listing every unreadable line.
+
+    Raises:
+        StadError: `max_gap < 0` or `frame_base` not 0/1; a file that cannot
+            be read, is not UTF-8, is empty or lacks header columns; or bad rows
+            (every one listed, with its line number).
     """
     notes = [] if notes is None else notes
     path = Path(path)
@@ -255,6 +260,17 @@ def export_csv(gt: MultiSportsGT | PathLike, out_csv: PathLike) -> Path:
     import gives the same label ids; frames are 1-based (header `frame1`);
     coordinates are written in full, so importing the file back gives exactly
     the same GT.
+
+    Args:
+        gt: A `MultiSportsGT` or its file.
+        out_csv: The CSV to write (whole or not at all).
+
+    Returns:
+        `out_csv`.
+
+    Raises:
+        StadError: The GT is unreadable or invalid, or an action has the name
+            kept for "no action".
     """
     gt = as_gt(gt)
     out_csv = Path(out_csv)
@@ -276,6 +292,9 @@ def export_csv(gt: MultiSportsGT | PathLike, out_csv: PathLike) -> Path:
 
 
 def iter_csv_sources(paths: list[PathLike]) -> Iterator[Path]:
+    """The CSV files of `paths`: a folder gives every `*.csv` below it (sorted),
+    a file itself (its existence is checked by the reader).
+    """
     for p in map(Path, paths):
         if p.is_dir():
             yield from sorted(q for q in p.rglob("*.csv") if q.is_file())

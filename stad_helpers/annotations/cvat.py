@@ -54,6 +54,11 @@ def read_cvat(
     declares none. What was detected (the action attribute, a frame step, a
     project's frame offsets) is appended to `notes` in words. Raises `StadError`
     for a file that is not a CVAT-for-video XML or holds bad tracks.
+
+    Raises:
+        StadError: The file is missing, not a (zipped) CVAT-for-video 1.1 XML
+            (e.g. a 'CVAT for images' export), refused (DTD, entities), or a
+            track is of an undescribed task or holds bad boxes.
     """
     notes = [] if notes is None else notes
     path = Path(path)

@@ -87,6 +87,22 @@ def export_cvat_predictions(
     labelled with it. The predictions must be of `video`: a different video name,
     frame size or frame count in the demo's JSON (or a predicted frame past the
     video's end) raises `StadError` naming both, and nothing is written.
+
+    Args:
+        demo_json: The JSON `stad demo` wrote beside its video.
+        video: The video the demo ran on.
+        out_dir: Folder for `<name>.xml` (CVAT for video 1.1).
+        action_attribute: Name of the per-keyframe action attribute, or None
+            to split tracks where the action changes.
+        score_thr: Actions scoring below it are dropped (in [0, 1]).
+        iou_thr: Least IoU continuing a track, for predictions without ids.
+
+    Returns:
+        The XML written.
+
+    Raises:
+        StadError: The JSON is not the demo's, the video is unreadable, or the
+            predictions are of another video (name, size or frame count).
     """
     from ..video import probe  # PyAV: heavy
 

@@ -60,6 +60,9 @@ def parse_cvat_xml(path: PathLike) -> CvatXml:
     Raises `StadError` naming the file when it is missing, not a zip or XML
     that can be read, not well-formed (with line and column), declares a DTD or
     entities (refused), or does not have `<annotations>` at its root.
+
+    Raises:
+        StadError: As listed above.
     """
     path = Path(path)
     handler = _CvatHandler()
@@ -91,7 +94,12 @@ def parse_cvat_xml(path: PathLike) -> CvatXml:
 
 @contextlib.contextmanager
 def open_xml(path: Path) -> Iterator[tuple[IO[bytes], str]]:
-    """(binary file, name for messages) of an XML file, or of the XML in a zip."""
+    """(binary file, name for messages) of an XML file, or of the XML in a zip.
+
+    Raises:
+        StadError: The file is missing, a zip that cannot be opened, or a zip
+            with no `annotations.xml` and not exactly one other XML file.
+    """
     if not path.is_file():
         raise StadError("annotation file not found", path)
     if not zipfile.is_zipfile(path):
@@ -121,6 +129,7 @@ def _text(el: StdET.Element | None, tag: str, default: str | None = None) -> str
 
 
 def to_int(text: str | None) -> int | None:
+    """`int(text)`, or None when `text` is None or not an integer."""
     try:
         return int(text)
     except (TypeError, ValueError):

@@ -87,6 +87,17 @@ def import_annotations(
     What was decided or assumed is appended to `notes` (lines starting
     "warning: " are warnings). Raises `StadError` for bad input (one message
     listing every bad box, or every conflict between two annotations of a video).
+
+    Returns:
+        The written GT, `out_dir/annotations/multisports_GT.pkl` (videos placed
+        in `out_dir/trainval/`, as in MultiSports).
+
+    Raises:
+        StadError: An unknown format; both a test ratio and test videos; an
+            option of another format (`action_attribute`, `annotator`); a missing or
+            unreadable source; two videos with one key; no annotated video; bad
+            boxes or conflicting annotations (all listed); `out_dir` not a
+            folder the project may write (without `overwrite`).
     """
     own_notes = notes is None
     notes = [] if own_notes else notes
@@ -149,6 +160,12 @@ def import_annotations(
 
 
 def normalize_format(fmt: str) -> str:
+    """The canonical name of an annotation format (`FORMATS`): case and `_`
+    ignored, `ls`/`labelstudio` mean `label-studio`.
+
+    Raises:
+        StadError: A name that is none of `cvat`, `label-studio`, `csv`.
+    """
     name = fmt.lower().replace("_", "-")
     name = {"ls": "label-studio", "labelstudio": "label-studio"}.get(name, name)
     if name not in FORMATS:
@@ -166,6 +183,25 @@ def read_sources(fmt: str, sources, action_attribute: str | None = None,
 
     A file named twice (also through a folder) is read once, with a warning in
     `notes`. The declared labels of several files: in order of first declaration.
+
+    Args:
+        fmt: `"cvat"`, `"label-studio"` or `"csv"` (see `normalize_format`).
+        sources: Files or folders (searched for the format's files).
+        action_attribute: CVAT: the attribute holding the action.
+        no_action: The value meaning "no action".
+        frame_base: CSV: 0 or 1, the file's first frame number.
+        max_gap: CSV: frames after which a reused track id is a new track.
+        annotator: Label Studio: whose annotation to use.
+        notes: List that receives what was decided, in words.
+
+    Returns:
+        `(annotations, labels)`: one `VideoAnnotation` per video and task, and
+        the labels the files declare (None if none).
+
+    Raises:
+        StadError: A source is missing, no file of the format is found, or a
+            file cannot be read (see `read_cvat`, `read_csv`,
+            `read_label_studio`).
     """
     fmt = normalize_format(fmt)
     notes = [] if notes is None else notes
@@ -267,7 +303,17 @@ def _write_dataset(gt: MultiSportsGT, files: dict[str, Path], info: dict,
 
 
 def place_video(src: Path, dst: Path, info) -> None:
-    """Hard-link (or copy) an mp4 to `dst`; re-encode other containers to H.264 mp4."""
+    """Hard-link (or copy) an mp4 to `dst`; re-encode other containers to H.264 mp4.
+
+    Args:
+        src: The user's video.
+        dst: Its place in the dataset (`trainval/<sport>/<name>.mp4`).
+        info: `VideoInfo` of `src` (the frame count a re-encoding must keep).
+
+    Raises:
+        StadError: Re-encoding gives another number of frames (convert the
+            video to mp4 yourself then).
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
     if src.suffix.lower() == layout.VIDEO_SUFFIX:
         try:

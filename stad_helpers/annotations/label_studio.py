@@ -58,6 +58,10 @@ def read_label_studio(
     appended to `notes`. Label Studio exports no label list, so the second value
     is None (give the labeling config as `labels` to the import). Raises
     `StadError` for unreadable JSON or bad regions, naming the file and task.
+
+    Raises:
+        StadError: A file that cannot be read as JSON, a task that is not an
+            object, or bad regions (naming the file and the task).
     """
     notes = [] if notes is None else notes
     path = Path(path)
@@ -219,6 +223,19 @@ def export_label_studio(
     tasks. Keyframes are kept only where interpolation would miss a box; each
     tube's last keyframe is disabled, ending it. Importing the file back gives the
     same GT to float precision (percentages are written in full).
+
+    Args:
+        gt: A `MultiSportsGT` or its file.
+        out_dir: Folder for the two files.
+        fps: The videos' frame rate.
+        url_template: Video URL with `{video}` for the key 'sport/name'.
+
+    Returns:
+        The path of `label_studio_tasks.json`.
+
+    Raises:
+        StadError: The GT is unreadable or invalid, or an action has the name
+            kept for "no action".
     """
     gt = as_gt(gt)
     out_dir = Path(out_dir)
@@ -269,6 +286,9 @@ def label_config(labels: list[str], fps: float = 25.0) -> str:
 
 
 def iter_json_sources(paths: list[PathLike]) -> Iterator[Path]:
+    """The JSON files of `paths`: a folder gives every `*.json` below it (sorted),
+    a file itself (its existence is checked by the reader).
+    """
     for p in map(Path, paths):
         if p.is_dir():
             yield from sorted(q for q in p.rglob("*.json") if q.is_file())

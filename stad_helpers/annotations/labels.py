@@ -53,6 +53,10 @@ def read_label_list(path: PathLike) -> list[str]:
     (`cvat_labels.json`: the label names, or the values of the attribute of a
     single label). The no-action name "no action" is left out of the last two.
     Raises `StadError` for an unreadable file or one that declares no labels.
+
+    Raises:
+        StadError: The file cannot be read, is malformed XML or JSON, or
+            declares no labels.
     """
     path = Path(path)
     try:

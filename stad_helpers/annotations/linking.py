@@ -26,6 +26,9 @@ def load_predictions(path: PathLike, score_thr: float = 0.0) -> Predictions:
     keyframes are kept (`Predictions.on_keyframes`; CVAT interpolates between
     them). Actions scoring below `score_thr` are dropped (the box stays, a
     person doing none). Raises `StadError` for a file that is not the demo's.
+
+    Raises:
+        StadError: The file is missing or not `stad demo`'s JSON.
     """
     preds = Predictions.from_demo_json(path).on_keyframes()
     preds.action_scores[preds.action_scores < score_thr] = 0.0

@@ -51,6 +51,17 @@ def merge_sources(
     box (then `tracks_to_gt` on the original tracks reports it). What was merged
     is appended to `notes` ("warning: ..." for duplicates). Raises `StadError`
     listing every conflict.
+
+    Args:
+        video: The video key 'sport/name'.
+        sources: Its annotations (one per file or task), boxes in pixels.
+        nframes: The video's frame count.
+        width: Frame width in pixels.
+        height: Frame height in pixels.
+        notes: List that receives what was merged, in words.
+
+    Raises:
+        StadError: Two sources disagree about a tube (every conflict listed).
     """
     notes = [] if notes is None else notes
     problems = Problems()

@@ -70,6 +70,7 @@ class Track:
 
     @property
     def where(self) -> str:
+        """`"<source>: video '<key>', track <id>"`, for messages."""
         return f"{self.source}: video {self.video!r}, track {self.track_id}"
 
     def shown(self, frame: int) -> int:
@@ -101,14 +102,27 @@ class VideoAnnotation:
 
 @dataclass
 class Problems:
-    """Collects every problem of a file, then raises them as one `StadError`."""
+    """Collects every problem of a file, then raises them as one `StadError`.
+
+    Raises:
+        StadError: From `raise_if_any`, when any problem was added.
+    """
 
     items: list[str] = field(default_factory=list)
 
     def add(self, message: str) -> None:
+        """Record one problem (a line naming the place, e.g. `Track.where`)."""
         self.items.append(message)
 
     def raise_if_any(self, what: str) -> None:
+        """Do nothing if no problem was added; else raise them all at once.
+
+        Args:
+            what: What was checked, for the first line ("3 problem(s) in <what>:").
+
+        Raises:
+            StadError: Listing the first `MAX_LISTED` problems (and how many more).
+        """
         if not self.items:
             return
         lines = [f"{len(self.items)} problem(s) in {what}:"]

@@ -31,7 +31,16 @@ _LS_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")  # Label Studio's upload renami
 
 
 class VideoIndex:
-    """The videos under a folder, found by any way an annotation file names them."""
+    """The videos under a folder, found by any way an annotation file names them.
+
+    Args:
+        root: The folder searched (recursively) for video files.
+        exclude: A folder below `root` to skip (e.g. the output dataset).
+
+    Raises:
+        StadError: On construction, `root` is not a folder or holds no videos;
+            from `find`, a name that matches no video or several.
+    """
 
     def __init__(self, root: PathLike, exclude: PathLike | None = None):
         self.root = Path(root)
@@ -65,7 +74,16 @@ class VideoIndex:
         return f"{sport}/{safe_name(Path(parts[-1]).stem)}"
 
     def find(self, names: Sequence[str], where: str) -> Path:
-        """The one video file that `names` (tried in order) refer to."""
+        """The one video file that `names` (tried in order) refer to.
+
+        Args:
+            names: Candidate names (a key 'sport/name', a file name, a URL's
+                last part, ...), tried in order.
+            where: The annotation's place, for messages.
+
+        Raises:
+            StadError: A name matches several videos, or none matches any.
+        """
         tried, ambiguous = [], []
         for name in names:
             for cand in _candidates(name):
@@ -116,6 +134,12 @@ def _candidates(name: str) -> list[str]:
 
 
 def probe_all(files: dict[str, Path], keys: list[str], progress: bool) -> dict:
+    """`VideoInfo` (`video.probe`, frames counted exactly) of `files[key]` for
+    each of `keys`, as `{key: VideoInfo}`, with a tqdm bar unless not `progress`.
+
+    Raises:
+        StadError: A video is missing or unreadable.
+    """
     from ..video import probe  # PyAV: heavy
 
     return {k: probe(files[k]) for k in tqdm(keys, desc="reading videos", unit="video",
@@ -123,6 +147,19 @@ def probe_all(files: dict[str, Path], keys: list[str], progress: bool) -> dict:
 
 
 def check_against_video(ann: VideoAnnotation, info, path: Path) -> None:
+    """Refuse an annotation made on another video than the one found.
+
+    Args:
+        ann: The annotation (its `size` (width, height) and `nframes`, when
+            the tool recorded them).
+        info: `VideoInfo` of the video file.
+        path: The video file, for messages.
+
+    Raises:
+        StadError: The size differs; the task counts more frames than the video
+            has; or Label Studio counted a different number (off by more than 2%),
+            a sign of a wrong `framerate`.
+    """
     if ann.size is not None and tuple(ann.size) != (info.width, info.height):
         raise StadError(f"{ann.where}: annotated on a {ann.size[0]}x{ann.size[1]} "
                         f"video, but {path} is {info.width}x{info.height} (wrong "
