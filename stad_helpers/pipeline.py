@@ -155,6 +155,11 @@ class Tutorial:
     Notebooks call `ensure` for the stage they teach, so each one also works
     alone (earlier stages run first when they are not up to date) and reuses
     what earlier notebooks produced when run in order.
+
+    Raises:
+        StadError: On construction for bad settings (see `__init__`); from
+            `ensure`, `preflight` and the checkpoint accessors for data, configs
+            or checkpoints that are missing or unusable.
     """
 
     def __init__(

@@ -109,6 +109,10 @@ class MultiSportsGT:
         source: The file it was read from, for error messages (None if built
             in memory).
         extra: Keys beyond the six above (e.g. `idle_tubes`), kept unchanged.
+
+    Raises:
+        StadError: From `load` and `from_dict`, for a file or dict that is not a
+            MultiSports GT (see them); constructing one directly checks nothing.
     """
 
     labels: list[str]
