@@ -74,7 +74,7 @@ def _metric_inputs(detections: list[dict], gt: MultiSportsGT,
         video = str(det["video"]).removesuffix(layout.VIDEO_SUFFIX)
         if video not in test_videos:
             raise StadError(f"prediction for video '{video}', frame {det['frame']}: "
-                            "not a video of the test split of the GT "
+                            "not a video of the val split (test_videos) of the GT "
                             f"{gt.source or ''}", source)
         boxes = np.asarray(det["boxes"], np.float64).reshape(-1, 4).copy()
         scores = np.asarray(det["scores"], np.float64)
