@@ -112,7 +112,7 @@ def test_no_detections_scores_zero(gt):
 def test_prediction_for_unknown_video_is_a_clear_error(gt):
     bad = _perfect()[:1]
     bad[0]["video"] = "s/v0.mp4"  # a training video
-    with pytest.raises(StadError, match="s/v0.*test split"):
+    with pytest.raises(StadError, match="s/v0.*val split"):
         action_metrics(bad, gt)
 
 
