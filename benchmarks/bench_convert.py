@@ -87,7 +87,7 @@ def _swapped(module, name: str, replacement):
 # ---------------------------------------------------------------------------
 def ava_csv_rowwise(gt, videos: list[str]) -> list[bytes]:
     """ava's CSV with Python's '%' formatting, one row at a time."""
-    rows = importlib.import_module("stad_helpers.convert.ava").ava_rows(gt, videos)
+    rows = importlib.import_module("stad_helpers.convert.to_ava").ava_rows(gt, videos)
     t = rows.table
     line = "%s,%d,%.3f,%.3f,%.3f,%.3f,%d,%d\r\n"
     return ["".join([line % (rows.names[v], f, a, b, c, d, lab, tube)
@@ -99,7 +99,7 @@ def ava_csv_rowwise(gt, videos: list[str]) -> list[bytes]:
 def ava_csv_one_format(gt, videos: list[str]) -> list[bytes]:
     """ava's CSV as one '%' of the row format repeated N times over the flat table
     (the formatting loop runs in C)."""
-    rows = importlib.import_module("stad_helpers.convert.ava").ava_rows(gt, videos)
+    rows = importlib.import_module("stad_helpers.convert.to_ava").ava_rows(gt, videos)
     t = rows.table
     flat = np.empty((len(t), 8), object)
     flat[:, 0] = np.array(rows.names, object)[t.video]
@@ -174,7 +174,7 @@ def bench_ava(gt: Path, work: Path, repeat: int, repo: Path,
 
     from stad_helpers.convert import ava
 
-    ava_module = importlib.import_module("stad_helpers.convert.ava")
+    ava_module = importlib.import_module("stad_helpers.convert.to_ava")
 
     mim = Path(mmaction.__file__).parent / ".mim"
     script = mim / "tools/data/multisports/parse_anno.py"

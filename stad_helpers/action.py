@@ -206,7 +206,7 @@ def person_det_score_thr(config: str | os.PathLike,
     Raises:
         StadError: the config cannot be read, or the value is not a number.
     """
-    from .convert.proposals import AVA_SCORE_THR
+    from .convert.to_proposals import AVA_SCORE_THR
     from .train import load_config
 
     dataset = load_config(config, cfg_options).val_dataloader.dataset

@@ -311,7 +311,7 @@ def make_proposals(
 ) -> dict[str, Any]:
     """`detect`'s results -> the action detector's `OUT_train.pkl` / `OUT_val.pkl`.
 
-    `stad_helpers.convert.proposals` on the dataset's annotation; returns its report
+    `stad_helpers.convert.to_proposals` on the dataset's annotation; returns its report
     (paths, the coverage of annotated keyframes and the recall of annotated people
     per split, and `score_thr` / `score_thr_source`: the proposal score threshold
     the recall is measured at). That threshold is `score_thr` when given, else the
@@ -319,10 +319,10 @@ def make_proposals(
     AVADataset's default, 0.9.
 
     Raises:
-        StadError: see `convert.proposals.proposals`; or an unreadable
+        StadError: see `convert.to_proposals.proposals`; or an unreadable
             `action_config`.
     """
-    from .convert.proposals import AVA_SCORE_THR, MIN_COVERAGE, proposals
+    from .convert.to_proposals import AVA_SCORE_THR, MIN_COVERAGE, proposals
 
     gt = Path(gt_file) if gt_file else layout.gt_file(data_root)
     if score_thr is not None:

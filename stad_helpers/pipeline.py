@@ -183,7 +183,7 @@ class Tutorial:
         "action": {"epochs": 8}} (`train.schedule_options`: an iteration-based
         config takes "iters", an epoch-based one "epochs"); `synth_options`: size
         of the synthetic dataset (see make_synthetic_dataset); `min_coverage`:
-        proposal coverage floor (see convert.proposals). Raises `StadError` for
+        proposal coverage floor (see convert.to_proposals). Raises `StadError` for
         an unknown profile, a device torch does not have, or a `data` folder
         that is missing or has no `annotations/multisports_GT.pkl`.
 

@@ -34,7 +34,7 @@ def gt_proposals(gt: MultiSportsGT, out_dir: str | os.PathLike) -> dict[str, Pat
 
 def prepare(root: str | os.PathLike, gt_path: str | os.PathLike) -> MultiSportsGT:
     """AVA csvs, label map and GT proposals for the dataset at `root`."""
-    from stad_helpers.convert.ava import ava
+    from stad_helpers.convert.to_ava import ava
 
     gt = MultiSportsGT.load(gt_path)
     ava(gt, layout.annotations_dir(root))

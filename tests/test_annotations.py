@@ -296,7 +296,7 @@ def test_cvat_project_export_routes_tracks_by_task(synth, tmp_path):
 
 
 def test_idle_tracks_reach_detector_annotations(synth, tmp_path, video0):
-    from stad_helpers.convert.det_anno import det_anno
+    from stad_helpers.convert.to_coco import det_anno
 
     root, _ = synth
     name, n = video0

@@ -226,7 +226,7 @@ def _emitted(message: str, category: type[Warning], module: str) -> bool:
      False),
     ("`np.bool` is deprecated", FutureWarning, "mmdet.models", False),
     ("proposals cover only 40% of the annotated people", UserWarning,
-     "stad_helpers.convert.proposals", True),
+     "stad_helpers.convert.to_proposals", True),
     ("proposals cover only 40% of the annotated people", UserWarning,
      "stad_helpers.cli.convert", True),
     ("proposals cover only 40% of the annotated people", UserWarning, "__main__",

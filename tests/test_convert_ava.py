@@ -18,7 +18,7 @@ from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.errors import StadError
 
-ava_module = importlib.import_module("stad_helpers.convert.ava")  # not the function
+ava_module = importlib.import_module("stad_helpers.convert.to_ava")  # not the function
 
 LABELS = ["aerobic_push_up", "aerobic_split", "volleyball_serve", "volleyball_block"]
 

@@ -15,7 +15,7 @@ from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.errors import StadError
 
 # The module, not the function of the same name that the package re-exports.
-det_anno_module = importlib.import_module("stad_helpers.convert.det_anno")
+det_anno_module = importlib.import_module("stad_helpers.convert.to_coco")
 
 
 def _tube(start: int, n: int, x: float, y: float, w: float = 40.5, h: float = 90.25,

@@ -10,7 +10,7 @@ import pytest
 
 from stad_helpers.cli import main as cli
 from stad_helpers.convert import ava, proposals
-from stad_helpers.convert.proposals import keyframe_keys
+from stad_helpers.convert.to_proposals import keyframe_keys
 from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.data.safe_pickle import safe_load
@@ -222,7 +222,7 @@ def test_recall_counts_the_people_avadataset_keeps(gt, tmp_path):
 
 
 def test_recall_needs_overlap(gt):
-    from stad_helpers.convert.proposals import box_recall
+    from stad_helpers.convert.to_proposals import box_recall
 
     table = gt.box_table(gt.test_videos)
     scale = np.array([W, H, W, H], np.float32)

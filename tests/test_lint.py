@@ -31,3 +31,29 @@ def test_no_test_imports_from_conftest():
     offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "tests").glob("*.py"))
                  if pattern.search(p.read_text())]
     assert offenders == [], offenders
+
+
+def test_no_module_is_shadowed_by_a_function():
+    """`import stad_helpers.X.Y` gives module Y, whatever package X exports
+    (a function `ava` exported from `convert/ava.py` used to hide the module)."""
+    import importlib
+    import pkgutil
+    import types
+
+    import stad_helpers
+
+    packages = [stad_helpers] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(stad_helpers.__path__, "stad_helpers.")
+        if info.ispkg]
+    checked = 0
+    for package in packages:
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name == "__main__":  # runs the CLI when imported
+                continue
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            exported = getattr(package, info.name, module)
+            assert isinstance(exported, types.ModuleType), (
+                f"{package.__name__}.{info.name} is shadowed by {exported!r}")
+            checked += 1
+    assert checked > 40  # the walk found the package's modules

@@ -537,20 +537,6 @@ def test_model_input_names_a_keyframe_outside_the_video(gray_video):
         model_input(ACTION_CONFIG, gray_video, keyframe=41)
 
 
-def test_viz_modules_are_not_shadowed_by_their_functions():
-    """`import stad_helpers.viz.X` gives module X, whatever the package exports."""
-    import importlib
-    import types
-
-    import stad_helpers.viz as viz
-
-    for path in sorted(Path(viz.__file__).parent.glob("*.py")):
-        if path.stem == "__init__":
-            continue
-        module = importlib.import_module(f"stad_helpers.viz.{path.stem}")
-        assert isinstance(getattr(viz, path.stem, module), types.ModuleType), path.stem
-
-
 def test_player_shows_by_default_what_the_demo_draws():
     """The player's threshold defaults to the demo's (it was 0.3 against 0.4)."""
     import inspect

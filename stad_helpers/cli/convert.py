@@ -103,7 +103,7 @@ def _infer_anno(args: argparse.Namespace) -> int:
 
 def _proposals(args: argparse.Namespace) -> int:
     from ..convert import proposals
-    from ..convert.proposals import AVA_SCORE_THR, MIN_COVERAGE
+    from ..convert.to_proposals import AVA_SCORE_THR, MIN_COVERAGE
 
     check_not_input(_split_names(args.out, ".pkl"), [args.det_results, args.gt])
     cov = MIN_COVERAGE if args.min_coverage is None else args.min_coverage

@@ -13,11 +13,11 @@ Each validates the annotation first and writes its outputs whole or not at all.
 Used in: 02_person_detector, 03_action_detector.
 """
 
-from .ava import ava
-from .det_anno import det_anno
 from .frames import FramesSummary, extract_frames
-from .infer_anno import infer_anno
-from .proposals import proposals
+from .to_ava import ava
+from .to_coco import det_anno
+from .to_infer_anno import infer_anno
+from .to_proposals import proposals
 
 __all__ = ["FramesSummary", "ava", "det_anno", "extract_frames", "infer_anno",
            "proposals"]

@@ -464,7 +464,8 @@ def linked_tubes(predictions: PathLike | list[dict], gt, video: str,
     from ..action_predict import quiet_output
 
     if video not in gt.test_videos:
-        raise StadError(f"video {video!r} is not in the val split (test_videos)", gt.source)
+        raise StadError(f"video {video!r} is not in the val split (test_videos)",
+                        gt.source)
     records = [r for r in _records(predictions, gt) if r[0] == video]
     dets = frame_detections(records, gt)
     if not len(dets):
@@ -605,7 +606,8 @@ def frame_matches(predictions: PathLike | list[dict], gt, video: str, frame: int
     from ..action_eval import frame_detections
 
     if video not in gt.test_videos:
-        raise StadError(f"video {video!r} is not in the val split (test_videos)", gt.source)
+        raise StadError(f"video {video!r} is not in the val split (test_videos)",
+                        gt.source)
     records = [r for r in _records(predictions, gt)
                if r[0] == video and int(r[1]) == int(frame)]
     dets = frame_detections(records, gt)[:, 2:]  # label, score, x1..y2
