@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from ..data import layout
 from ..data.gt import MultiSportsGT
 from ..errors import StadError
 
@@ -20,24 +22,26 @@ def as_gt(gt: MultiSportsGT | str | os.PathLike) -> MultiSportsGT:
     raise TypeError(f"expected a MultiSportsGT or a path, got {type(gt).__name__}")
 
 
-def split_output(out: str | os.PathLike, suffix: str, split: str) -> str:
-    """`OUT.json` -> `OUT_train.json`, the naming of the tutorial's scripts.
+def split_targets(out: str | os.PathLike, suffix: str) -> dict[str, Path]:
+    """`OUT.json` -> `{"train": OUT_train.json, "val": OUT_val.json}`.
+
+    The per-split naming of the tutorial's scripts, from `data.layout.split_file`.
 
     Args:
         out: The output name the user gave (`.../multisports_det_anno.json`).
-        suffix: Its required suffix (`".json"`, `".pkl"`, `".csv"`).
-        split: `"train"` or `"val"` (`data.layout.FILE_SPLIT`).
+        suffix: Its required suffix (`".json"`, `".pkl"`).
 
     Returns:
-        The per-split file name, as a string.
+        One path per file split (`data.layout.GT_SPLIT`'s keys).
 
     Raises:
         StadError: `out` does not end with `suffix`.
     """
-    out = os.fspath(out)
-    if not out.endswith(suffix):
-        raise StadError(f"output name must end with {suffix}", out)
-    return out[: -len(suffix)] + f"_{split}{suffix}"
+    try:
+        return {split: layout.split_file(out, split, suffix)
+                for split in layout.GT_SPLIT}
+    except ValueError:
+        raise StadError(f"output name must end with {suffix}", out) from None
 
 
-__all__ = ["as_gt", "split_output", "StadError"]
+__all__ = ["as_gt", "split_targets", "StadError"]

@@ -33,7 +33,7 @@ import orjson
 from ..data import layout
 from ..data.gt import MultiSportsGT
 from ..fileio import atomic_open
-from ._common import as_gt, split_output
+from ._common import as_gt, split_targets
 
 SPLITS = layout.GT_SPLIT  # output suffix -> GT split
 CATEGORIES = [{"id": 0, "name": "person"}]
@@ -43,7 +43,7 @@ def det_anno(gt: MultiSportsGT | str | os.PathLike,
              out_json: str | os.PathLike) -> dict[str, Path]:
     """Write `OUT_train.json` and `OUT_val.json` (COCO, one class: person)."""
     gt = as_gt(gt)
-    targets = {split: Path(split_output(out_json, ".json", split)) for split in SPLITS}
+    targets = split_targets(out_json, ".json")
     texts = {split: coco_json(gt, gt.split_videos(SPLITS[split])) for split in SPLITS}
     for split, path in targets.items():  # both computed first: no half set on error
         with atomic_open(path, "wb") as fh:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ from ..data.gt import MultiSportsGT
 from ..data.safe_pickle import safe_load
 from ..errors import StadError
 from ..fileio import check_not_input, dump_pickle
-from ._common import as_gt, split_output
+from ._common import as_gt, split_targets
 
 SPLITS = layout.GT_SPLIT  # output suffix -> GT split
 MIN_COVERAGE = 0.9
@@ -96,7 +96,7 @@ def proposals(
     source = None if isinstance(det_results, list) else str(det_results)
     results = _load_results(det_results)
     gt = as_gt(gt)
-    targets = {s: Path(split_output(out_pkl, ".pkl", s)) for s in SPLITS}
+    targets = split_targets(out_pkl, ".pkl")
     check_not_input(targets.values(), [source, gt.source])  # never over an input
     split_of = {v: s for s in SPLITS for v in gt.split_videos(SPLITS[s])}
 
