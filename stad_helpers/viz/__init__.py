@@ -14,7 +14,11 @@ them, so `import stad_helpers.viz` stays cheap.
 | `show`        | `show_frame`: one frame with GT, predictions, proposals       |
 | `clip`        | `write_annotated_clip` (H.264 mp4), `show_video` (inline)     |
 | `widget`      | `player`: ipywidgets frame slider, play, toggles, threshold   |
-| `plots`       | dataset statistics, training curves, per-class AP, timelines  |
+| `stats`       | `plot_dataset_stats`: tubes per class, lengths, boxes/frame   |
+| `scalars`     | `load_scalars`: MMEngine's training log (scalars.json)        |
+| `curves`      | `plot_training_curves`: losses, metrics, learning rate        |
+| `per_class`   | `load_per_class_ap`, `plot_per_class_ap`: AP per class        |
+| `timeline`    | `plot_tube_timeline`: tubes (and predictions) over the frames |
 | `inputs`      | `plot_model_input`: a keyframe's clip as the model sees it    |
 | `concepts_data` | the pipeline diagram, classes, idle people, COCO, config diff |
 | `concepts_model` | AVA CSV, config changes, clip window, model, scores, mAPs |
@@ -51,6 +55,7 @@ from .concepts_model import (
     threshold_table,
     tube_iou,
 )
+from .curves import plot_training_curves
 from .inputs import ModelInput, model_input, plot_model_input
 from .palette import (
     DEFAULT_PALETTE,
@@ -61,17 +66,12 @@ from .palette import (
     Palette,
     class_color,
 )
-from .plots import (
-    dataset_stats,
-    load_per_class_ap,
-    load_scalars,
-    plot_dataset_stats,
-    plot_per_class_ap,
-    plot_training_curves,
-    plot_tube_timeline,
-)
+from .per_class import load_per_class_ap, plot_per_class_ap
 from .reader import FrameReader, read_frame
+from .scalars import find_scalars, load_scalars
 from .show import show_frame
+from .stats import dataset_stats, plot_dataset_stats
+from .timeline import plot_tube_timeline
 from .widget import Player, player
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "DEFAULT_PALETTE", "GT_STYLE", "PRED_STYLE", "PROPOSAL_STYLE", "Annotator",
     "BoxStyle", "FrameReader", "ModelInput", "Palette", "Player", "Predictions",
     "annotate_frame", "class_color", "dataset_stats", "default_font",
+    "find_scalars",
     "label_text", "load_per_class_ap", "load_scalars", "model_input", "player",
     "plot_model_input", "plot_dataset_stats", "plot_per_class_ap",
     "plot_training_curves", "plot_tube_timeline", "read_frame", "show_frame",
