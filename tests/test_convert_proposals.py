@@ -145,19 +145,40 @@ def test_unknown_video_duplicate_and_bad_paths(gt, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_torch_pickle_gets_a_clear_error(gt, tmp_path):
+def test_mmdet_out_with_torch_tensors_converts(gt, tmp_path):
+    """The original tutorial's `mim test ... --out det.pkl`: tensors, mmengine.dump."""
+    torch = pytest.importorskip("torch")
+    import mmengine
+
+    results = _results(gt)
+    with_tensors = [dict(r, pred_instances={k: torch.from_numpy(v) for k, v
+                                            in r["pred_instances"].items()})
+                    for r in results]
+    det = tmp_path / "det.pkl"
+    mmengine.dump(with_tensors, str(det))  # what DumpDetResults calls (protocol 2)
+    assert b"torch._utils\n_rebuild_tensor_v2" in det.read_bytes()
+    from_file = proposals(det, gt, tmp_path / "t.pkl")
+    from_numpy = proposals(results, gt, tmp_path / "n.pkl")
+    assert from_file["coverage"] == from_numpy["coverage"] == {"train": 1.0,
+                                                               "val": 1.0}
+    for split in ("train", "val"):
+        a, b = safe_load(from_file[split]), safe_load(from_numpy[split])
+        assert a.keys() == b.keys() and len(a) > 0
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_torch_objects_beyond_tensors_get_a_clear_error(gt, tmp_path):
     torch = pytest.importorskip("torch")
     results = _results(gt)
-    for r in results:
-        r["pred_instances"] = {k: torch.from_numpy(v)
-                               for k, v in r["pred_instances"].items()}
+    results[0]["model"] = torch.nn.Linear(1, 1)  # a module: code, not data
     det = tmp_path / "det.pkl"
     with open(det, "wb") as fh:
         pickle.dump(results, fh)
-    with pytest.raises(StadError, match="torch tensors.*stad detect"):
+    with pytest.raises(StadError, match="torch objects other than tensors.*stad "
+                                        "detect"):
         proposals(det, gt, tmp_path / "p.pkl")
-    # In memory (a trusted list) tensors are fine.
-    assert proposals(results, gt, tmp_path / "p.pkl")["coverage"]["val"] == 1.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["det.pkl"]
 
 
 def test_failure_mid_write_leaves_no_file(gt, tmp_path, monkeypatch):

@@ -173,3 +173,195 @@ def test_refusal_happens_before_import(tmp_path):
     with pytest.raises(StadError, match=name):
         safe_loads(data, "x.pkl")
     assert name not in sys.modules
+
+
+# ---- Python 2 pickles: the ACT-format GTs of UCF101-24 and JHMDB --------------
+def _act_gt(splits: int) -> dict:
+    """An ACT-format GT (UCF101-24 keys and values; JHMDB has three splits)."""
+    videos = ["Basketball/v_Basketball_g01_c01", "Biking/v_Biking_g02_c03"]
+    # 0x80..0xff bytes in the buffers: Python 3's default ASCII decoding fails.
+    tube = np.array([[1, 10.5, 20.25, 120.75, 200.5], [2, 11, 20, 121, 201],
+                     [3, 12, 21, 122, 202]], np.float32)
+    return {
+        "labels": ["Basketball", "Biking"],
+        "gttubes": {videos[0]: {0: [tube]}, videos[1]: {1: [tube + 1, tube + 2]}},
+        "nframes": {videos[0]: 3, videos[1]: 5},
+        "train_videos": [[videos[0]]] * splits,
+        "test_videos": [[videos[1]]] * splits,
+        "resolution": {videos[0]: (240, 320), videos[1]: (240, 320)},
+    }
+
+
+def test_python2_act_gt_loads_as_latin1_does(tmp_path):
+    from _py2_pickle import dumps_py2
+
+    from stad_helpers.data import validate_gt
+
+    raw = _act_gt(splits=1)
+    data = dumps_py2(raw)
+    assert b"U\x0aBasketball" in data  # labels are py2 byte strings
+    with pytest.raises(UnicodeDecodeError):
+        pickle.loads(data)  # what Python 3 does without encoding='latin1'
+    reference = pickle.loads(data, encoding="latin1")  # how everyone reads it
+    path = tmp_path / "UCF101v2-GT.pkl"
+    path.write_bytes(data)
+    loaded = safe_load(path)
+    assert loaded["labels"] == reference["labels"] == ["Basketball", "Biking"]
+    assert loaded["resolution"] == {v: (240, 320) for v in raw["resolution"]}
+    for video, by_label in reference["gttubes"].items():
+        for label, tubes in by_label.items():
+            for x, y, z in zip(tubes, loaded["gttubes"][video][label],
+                               raw["gttubes"][video][label]):
+                assert y.dtype == np.float32
+                np.testing.assert_array_equal(x, y)
+                np.testing.assert_array_equal(y, z)
+    assert [p for p in validate_gt(loaded) if p.is_error] == []
+    gt = MultiSportsGT.load(path)
+    assert gt.train_videos == ["Basketball/v_Basketball_g01_c01"]
+    assert gt.summary()["boxes"] == 9
+
+
+def test_python2_jhmdb_three_splits_use_split_1(tmp_path):
+    from _py2_pickle import dumps_py2
+
+    from stad_helpers.data import validate_gt
+
+    raw = _act_gt(splits=3)
+    raw["train_videos"][1] = raw["test_videos"][0]  # other splits differ
+    path = tmp_path / "JHMDB-GT.pkl"
+    path.write_bytes(dumps_py2(raw))
+    problems = validate_gt(safe_load(path))
+    assert [p for p in problems if p.is_error] == []
+    assert any("3 splits" in str(p) and "split 1" in str(p) for p in problems)
+    gt = MultiSportsGT.load(path)
+    assert gt.train_videos == ["Basketball/v_Basketball_g01_c01"]
+    assert gt.test_videos == ["Biking/v_Biking_g02_c03"]
+
+
+def test_byte_string_keys_and_labels_are_decoded(tmp_path):
+    """A GT read with encoding='bytes' and saved again holds bytes everywhere."""
+    from _py2_pickle import dumps_py2
+
+    raw = pickle.loads(dumps_py2(_act_gt(splits=1)), encoding="bytes")
+    assert b"labels" in raw and raw[b"labels"][0] == b"Basketball"
+    path = tmp_path / "bytes-GT.pkl"
+    path.write_bytes(pickle.dumps(raw, protocol=4))
+    gt = MultiSportsGT.load(path)
+    assert gt.labels == ["Basketball", "Biking"]
+    assert gt.nframes == {"Basketball/v_Basketball_g01_c01": 3,
+                          "Biking/v_Biking_g02_c03": 5}
+    assert set(gt.gttubes) == set(gt.nframes)
+
+
+def test_python2_pickle_that_runs_code_is_still_refused(tmp_path):
+    from _py2_pickle import dumps_py2
+
+    marker = tmp_path / "pwned"
+    # A py2 cPickle of {'labels': os.system('touch marker')}.
+    evil = (dumps_py2({"labels": None})[:-3]
+            + b"cposix\nsystem\n(U" + bytes([len(f"touch {marker}")])
+            + f"touch {marker}".encode() + b"tRu.")
+    with pytest.raises(StadError, match="posix.system.*nothing was executed"):
+        safe_loads(evil, "evil.pkl")
+    assert not marker.exists()
+
+
+# ---- Torch tensors: MMDetection's `test.py --out` results ----------------------
+def _mmdet_results(path) -> list:
+    """Results written by MMDetection's own DumpDetResults (what `--out` uses)."""
+    torch = pytest.importorskip("torch")
+    from mmdet.evaluation.metrics import DumpDetResults
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    samples = []
+    for i in range(2):
+        sample = DetDataSample(metainfo={
+            "img_path": f"data/rawframes/gym/v_a/{i + 1:05d}.jpg", "img_id": i,
+            "ori_shape": (240, 320), "img_shape": (480, 640),
+            "scale_factor": (2.0, 2.0), "pad_shape": (480, 640),
+            "batch_input_shape": (480, 640), "homography_matrix": np.eye(3)})
+        pred = InstanceData()
+        pred.bboxes = torch.tensor([[10.0, 20.0, 110.0, 220.0],
+                                    [50.5, 60.0, 70.0, 80.25]]) + i
+        pred.scores = torch.tensor([0.95, 0.25])
+        pred.labels = torch.tensor([0, 0])
+        sample.pred_instances = pred
+        samples.append(sample.to_dict())  # as mmengine's Evaluator.process does
+    metric = DumpDetResults(out_file_path=str(path))
+    metric.process({}, samples)
+    metric.compute_metrics(metric.results)
+    return samples
+
+
+def test_mmdet_results_with_tensors_load_through_weights_only(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "results.pkl"
+    samples = _mmdet_results(path)
+    assert b"torch._utils" in path.read_bytes()  # tensors, pickled by torch
+    loaded = safe_load(path)
+    assert len(loaded) == 2
+    for got, want in zip(loaded, samples):
+        assert got["img_path"] == want["img_path"]
+        assert tuple(got["ori_shape"]) == (240, 320)
+        for key in ("bboxes", "scores", "labels"):
+            assert isinstance(got["pred_instances"][key], torch.Tensor)
+            assert torch.equal(got["pred_instances"][key], want["pred_instances"][key])
+
+
+class _TorchStorageRunsCode:
+    """A 'storage' whose torch.save bytes unpickle to os.system(...)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import io
+
+        import torch
+        import torch.storage
+
+        buf = io.BytesIO()
+        torch.save(_RunsCode(self.marker), buf, _use_new_zipfile_serialization=False)
+        return (torch.storage._load_from_bytes, (buf.getvalue(),))
+
+
+class _TorchLoad:
+    def __reduce__(self):
+        import torch
+
+        return (torch.load, ("/etc/passwd",))
+
+
+def test_hostile_torch_pickles_are_refused(tmp_path):
+    pytest.importorskip("torch")
+    marker = tmp_path / "pwned"
+    data = pickle.dumps([_TorchStorageRunsCode(marker)], protocol=2)
+    with pytest.raises(StadError, match="torch storage.*nothing was executed"):
+        safe_loads(data, "evil.pkl")
+    assert not marker.exists()
+    with pytest.raises(StadError, match="torch.serialization.load|torch.load"):
+        safe_loads(pickle.dumps(_TorchLoad(), protocol=2), "evil.pkl")
+
+
+def test_python2_gt_validates_and_converts(tmp_path, capsys):
+    """`stad data validate` and the conversions take the Python 2 file as is."""
+    from _py2_pickle import dumps_py2
+
+    from stad_helpers.cli import main
+    from stad_helpers.convert import ava, det_anno
+
+    path = tmp_path / "UCF101v2-GT.pkl"
+    path.write_bytes(dumps_py2(_act_gt(splits=1)))
+    assert main(["data", "validate", str(path)]) == 0
+    assert "OK, 0 error(s)" in capsys.readouterr().out
+    py3 = tmp_path / "py3-GT.pkl"  # the same GT written by Python 3
+    py3.write_bytes(pickle.dumps(_act_gt(splits=1), protocol=4))
+    for gt_file, folder in ((path, "py2"), (py3, "py3")):
+        ava(gt_file, tmp_path / folder)
+        det_anno(gt_file, tmp_path / folder / "det.json")
+    names = sorted(p.name for p in (tmp_path / "py3").iterdir())
+    assert len(names) >= 5  # 2 AVA CSVs, label map, 2 COCO JSONs
+    for name in names:
+        assert ((tmp_path / "py2" / name).read_bytes()
+                == (tmp_path / "py3" / name).read_bytes()), name

@@ -1,8 +1,9 @@
 """Person-detector results -> AVA proposal pickles (`stad convert proposals`).
 
 The tutorial's `convert_proposals.py`, with the checks it lacks. Input: the
-list of per-image results MMDetection's `test.py --out` writes (and `stad
-detect` writes, with numpy arrays): dicts with `img_path` ending in
+list of per-image results MMDetection's `test.py --out` writes (torch tensors,
+read through torch's weights-only loader by `data.safe_pickle`; `stad detect`
+writes the same with numpy arrays): dicts with `img_path` ending in
 `<sport>/<video>/<frame:05d>.jpg`, `ori_shape` (h, w) and `pred_instances`
 with `bboxes` (x1, y1, x2, y2 pixels) and `scores`. Output: `OUT_train.pkl`
 and `OUT_val.pkl`, dicts `'sport/video.mp4,0017' -> float32 (N, 5)` of boxes
@@ -246,11 +247,11 @@ def _load_results(det_results: str | os.PathLike | list[dict]) -> list:
     except StadError as exc:
         if "'torch." in str(exc):
             raise StadError(
-                "holds torch tensors (MMDetection's `test.py --out` writes them), "
-                "which a safe load refuses since unpickling torch objects can run "
-                "code. Produce the results with `stad detect`, which writes numpy "
-                "arrays in the same structure, or pass the loaded list of results "
-                "to `proposals()` if you trust the file",
+                "holds torch objects other than tensors (tensors, as MMDetection's "
+                "`test.py --out` writes them, load through torch's weights-only "
+                "loader; these could run code). Produce the results with `stad "
+                "detect`, which writes numpy arrays in the same structure, or pass "
+                "the loaded list of results to `proposals()` if you trust the file",
                 det_results,
             ) from None
         raise

@@ -32,7 +32,7 @@ from .layout import SPLITS as SPLITS  # re-exported: the layout is the one place
 from .layout import VIDEO_DIRS as VIDEO_DIRS
 from .layout import video_path as video_path
 from .safe_pickle import safe_load
-from .validate import REQUIRED_KEYS, raise_if_invalid
+from .validate import REQUIRED_KEYS, decode_byte_strings, raise_if_invalid
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ class MultiSportsGT:
                 `load(..., validate=True)` or `data.validate.validate_gt` to check
                 boxes, frames and labels as well.
         """
+        raw = decode_byte_strings(raw)  # Python 2 GTs re-saved with bytes
         if not isinstance(raw, dict):
             raise StadError(
                 f"expected a dict with keys {', '.join(REQUIRED_KEYS)}, "
@@ -184,7 +185,7 @@ class MultiSportsGT:
                 (`safe_pickle`), or (with `validate`) breaks the MultiSports
                 format; the message names the file and the first problems.
         """
-        raw = safe_load(path)
+        raw = decode_byte_strings(safe_load(path))
         if validate:
             raise_if_invalid(raw, source=str(path))
         return cls.from_dict(raw, str(path))
@@ -314,10 +315,13 @@ class MultiSportsGT:
 
 
 def _split_list(value: object) -> list[str]:
-    """MultiSports wraps each split list in a one-element list; accept both."""
-    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(
-        value[0], (list, tuple)
-    ):
+    """MultiSports wraps each split list in a one-element list; accept both.
+
+    JHMDB's ACT-format GT holds three splits (`[[...], [...], [...]]`): split 1
+    is used, as ACT's and MOC's readers do by default (`validate` warns).
+    """
+    if (isinstance(value, (list, tuple)) and len(value) >= 1
+            and all(isinstance(v, (list, tuple)) for v in value)):
         return list(value[0])
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return list(value)

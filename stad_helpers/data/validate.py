@@ -110,6 +110,53 @@ def _fmt(value: float) -> str:
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
+def decode_byte_strings(raw: Any) -> Any:
+    """`raw` with every byte string in its containers decoded to `str`.
+
+    Python 2 wrote the GTs of UCF101-24 and JHMDB (ACT format, the same keys as
+    MultiSports); `safe_load` reads their strings as `str` already (latin1),
+    but a file re-saved from `pickle.load(f, encoding='bytes')` holds `bytes`
+    keys, labels and video names. They are decoded as UTF-8, else latin1.
+    Numpy arrays are left alone.
+
+    Args:
+        raw: An unpickled GT (any object).
+
+    Returns:
+        `raw` itself when it holds no byte string (so arrays and dicts stay the
+        same objects), else a copy of its containers with `str` in place of
+        `bytes`.
+    """
+    if not _has_bytes(raw):
+        return raw
+    return _decode(raw)
+
+
+def _has_bytes(obj: Any) -> bool:
+    if isinstance(obj, (bytes, bytearray)):
+        return True
+    if isinstance(obj, dict):
+        return any(_has_bytes(k) or _has_bytes(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_bytes(v) for v in obj)
+    return False
+
+
+def _decode(obj: Any) -> Any:
+    if isinstance(obj, (bytes, bytearray)):
+        try:
+            return bytes(obj).decode("utf-8")
+        except UnicodeDecodeError:
+            return bytes(obj).decode("latin1")
+    if isinstance(obj, dict):
+        return {_decode(k): _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_decode(v) for v in obj)
+    return obj
+
+
 def validate_gt(
     raw: Any,
     source: str | None = None,
@@ -140,6 +187,7 @@ def validate_gt(
         StadError: `videos_root` is given but is not a folder.
     """
     top = source or "annotation"
+    raw = decode_byte_strings(raw)
     if not isinstance(raw, dict):
         return [_err(top, f"expected a dict with keys {', '.join(REQUIRED_KEYS)}, "
                           f"got {type(raw).__name__}")]
@@ -265,6 +313,12 @@ def _check_split(value: Any, key: str, top: str,
     """The video keys of one split; MultiSports wraps the list in a one-item list."""
     if (isinstance(value, (list, tuple)) and len(value) == 1
             and isinstance(value[0], (list, tuple))):
+        videos = list(value[0])
+    elif (isinstance(value, (list, tuple)) and len(value) > 1
+          and all(isinstance(v, (list, tuple)) for v in value)):
+        problems.append(_warn(top, f"{key!r} holds {len(value)} splits (JHMDB's "
+                                   "ACT-format GT has three); split 1 is used, as "
+                                   "ACT's and MOC's readers do by default"))
         videos = list(value[0])
     elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         problems.append(_warn(top, f"{key!r} is a plain list; MultiSports wraps it "
