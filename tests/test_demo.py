@@ -14,7 +14,7 @@ import pytest
 import torch
 from _action_data import ACTION_CONFIG, DET_CONFIG
 
-import stad_helpers.demo as demo_module
+import stad_helpers.demo.people as people_module
 import stad_helpers.video as video_module
 from stad_helpers.action import data_options
 from stad_helpers.data.layout import video_path
@@ -143,7 +143,7 @@ def test_demo_on_a_clip_shorter_than_the_window(root, tiny_action_data,
     act, det = untrained_checkpoints
     src = video_path(data, gt.test_videos[0])
     video = _write_video(tmp_path / "short.mp4", _resized_frames(src, (160, 120), 10))
-    monkeypatch.setattr(demo_module, "detect_people", _fixed_person)
+    monkeypatch.setattr(people_module, "detect_people", _fixed_person)
     mp4, out_json = demo(video, tmp_path / "short_out.mp4", root / ACTION_CONFIG, act,
                          root / DET_CONFIG, det, action_score_thr=0.0,
                          progress=False, device="cpu", cfg_options=data_options(data))
@@ -181,7 +181,7 @@ def test_demo_streams_frames(root, tiny_action_data, untrained_checkpoints, tmp_
             yield frame
 
     monkeypatch.setattr(video_module, "iter_frames", counting)
-    monkeypatch.setattr(demo_module, "detect_people", _fixed_person)
+    monkeypatch.setattr(people_module, "detect_people", _fixed_person)
     demo(video, tmp_path / "long_out.mp4", root / ACTION_CONFIG, act,
          root / DET_CONFIG, det, progress=False, device="cpu",
          cfg_options=data_options(data))
@@ -200,7 +200,7 @@ def test_demo_steps_can_be_called_one_by_one(root, tiny_action_data,
     act, det = untrained_checkpoints
     src = video_path(data, gt.test_videos[0])
     video = _write_video(tmp_path / "steps.mp4", _resized_frames(src, (160, 120), 20))
-    monkeypatch.setattr(demo_module, "detect_people", _fixed_person)
+    monkeypatch.setattr(people_module, "detect_people", _fixed_person)
     d = Demo(root / ACTION_CONFIG, act, root / DET_CONFIG, det, action_score_thr=0.0,
              device="cpu", cfg_options=data_options(data))
     key = d.predict_keyframe(video, 5)  # segment 0's keyframe (frames 1..8)

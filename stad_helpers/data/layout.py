@@ -171,6 +171,19 @@ def ava_key(video: str, frame: int) -> str:
     return f"{video}{VIDEO_SUFFIX},{int(frame):04d}"
 
 
+def img_key(video_id: str, timestamp: int) -> str:
+    """The `img_key` MMAction2's `AVADataset` gives a sample: `video_id` as it
+    stands (a file name with its suffix, e.g. the demo's 'clip.avi'), a comma, and
+    the timestamp on at least 4 digits.
+
+    Source: `mmaction/datasets/ava_dataset.py` (MMAction2 1.2.0,
+    `AVADataset.load_data_list`: `img_key = f'{video_id},{timestamp:04d}'`). For a
+    MultiSports video key plus `.mp4` and a 1-based frame it equals `ava_key`.
+    ('clip.avi', 5) -> 'clip.avi,0005'.
+    """
+    return f"{video_id},{int(timestamp):04d}"
+
+
 def ava_keys(videos: Iterable[str], frames: Iterable[int]) -> list[str]:
     """`ava_key` of each (video, 1-based frame) pair, for many keys at once.
 
