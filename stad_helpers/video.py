@@ -204,8 +204,8 @@ class VideoSink:
     """Write BGR frames to an H.264 mp4 that browsers play, whole or not at all.
 
     `size` is (width, height) in pixels; when None it is taken from the first frame.
-    Odd sizes are padded by one pixel (yuv420p needs even dimensions). If the `with`
-    block raises, no file is left behind.
+    Odd sizes are padded by one pixel (yuv420p needs even dimensions), unless
+    `exact_size`. If the `with` block raises, no file is left behind.
 
     Args:
         path: The mp4 to write (replaced only when the block ends without error).
@@ -214,6 +214,11 @@ class VideoSink:
         crf: x264 constant rate factor (lower = better quality, larger file).
         preset: x264 speed preset (`"veryfast"`, `"medium"`, ...).
         threads: Encoder threads, 0 = FFmpeg's choice.
+        exact_size: Keep an odd width or height exactly by encoding 4:4:4
+            (`yuv444p`, H.264 High 4:4:4: no chroma subsampling, so any size is
+            legal; PyAV, FFmpeg and decord read it, most browsers do not play
+            it). For dataset videos, whose size the annotation records; even
+            sizes are encoded `yuv420p` either way.
 
     Raises:
         ValueError: `fps <= 0` (at construction), a frame that is not
@@ -235,6 +240,7 @@ class VideoSink:
         crf: int = 20,
         preset: str = "veryfast",
         threads: int = 0,
+        exact_size: bool = False,
     ):
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -244,6 +250,7 @@ class VideoSink:
         self.frames_written = 0
         self._codec_options = {"crf": str(crf), "preset": preset}
         self._threads = int(threads)  # 0 = FFmpeg's choice; fix it for repeatability
+        self._exact = bool(exact_size)
         self._stack: contextlib.ExitStack | None = None
         self._tmp: Path | None = None
         self._container = None
@@ -299,8 +306,12 @@ class VideoSink:
         )
         rate = Fraction(self.fps).limit_denominator(1001000)
         stream = self._container.add_stream("libx264", rate=rate)
-        stream.width, stream.height = width + width % 2, height + height % 2
-        stream.pix_fmt = "yuv420p"
+        odd = bool(width % 2 or height % 2)
+        if odd and self._exact:  # 4:4:4 has no 2x2 chroma blocks: any size
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
+        else:
+            stream.width, stream.height = width + width % 2, height + height % 2
+            stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = 1 / rate
         options = dict(self._codec_options)
         if self._threads:
@@ -332,7 +343,7 @@ class VideoSink:
                 f"frame {self.frames_written + 1} is {w}x{h}, video is "
                 f"{self.size[0]}x{self.size[1]}"
             )
-        if w % 2 or h % 2:
+        if (w % 2 or h % 2) and not self._exact:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
         vframe.pts = self.frames_written

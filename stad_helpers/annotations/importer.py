@@ -9,6 +9,9 @@ layout the rest of the tutorial reads:
                                              copies; other containers re-encoded)
     OUT/annotations/multisports_GT.pkl
 
+A re-encoded video keeps the size the annotation was made on, odd or even, so
+the GT's `resolution`, the boxes and every reader agree (see `place_video`).
+
 Videos are found and named `sport/name` by `videos.VideoIndex` (see there).
 Everything is built in a hidden folder beside OUT and renamed into place at the
 end: a failed import leaves nothing behind.
@@ -305,14 +308,24 @@ def _write_dataset(gt: MultiSportsGT, files: dict[str, Path], info: dict,
 def place_video(src: Path, dst: Path, info) -> None:
     """Hard-link (or copy) an mp4 to `dst`; re-encode other containers to H.264 mp4.
 
+    The re-encoded video has exactly `src`'s (displayed) size. H.264's usual
+    4:2:0 needs even sizes, and its stream-level cropping works in steps of 2
+    pixels, so an odd size cannot be hidden in a padded 4:2:0 stream; padding
+    would give a video one pixel larger than the annotation says (`stad data
+    validate --videos-root` refuses it), cropping would cut annotated pixels and
+    move boxes at the edge. So odd sizes are encoded 4:4:4 (`VideoSink(...,
+    exact_size=True)`: no chroma subsampling, any size is legal), which PyAV,
+    FFmpeg and decord (the training reader) decode; boxes stay exact.
+
     Args:
         src: The user's video.
         dst: Its place in the dataset (`trainval/<sport>/<name>.mp4`).
-        info: `VideoInfo` of `src` (the frame count a re-encoding must keep).
+        info: `VideoInfo` of `src` (the frame count and size a re-encoding must
+            keep).
 
     Raises:
-        StadError: Re-encoding gives another number of frames (convert the
-            video to mp4 yourself then).
+        StadError: Re-encoding gives another number of frames or another size
+            (convert the video to mp4 yourself then).
     """
     dst.parent.mkdir(parents=True, exist_ok=True)
     if src.suffix.lower() == layout.VIDEO_SUFFIX:
@@ -323,10 +336,14 @@ def place_video(src: Path, dst: Path, info) -> None:
         return
     from ..video import VideoSink, iter_frames, probe  # PyAV: heavy
 
-    with VideoSink(dst, fps=info.fps or 25.0) as sink:
+    with VideoSink(dst, fps=info.fps or 25.0, exact_size=True) as sink:
         for frame in iter_frames(src):
             sink.write(frame)
-    got = probe(dst).nframes
-    if got != info.nframes:
-        raise StadError(f"re-encoding to mp4 gave {got} frames instead of "
+    got = probe(dst)
+    if got.nframes != info.nframes:
+        raise StadError(f"re-encoding to mp4 gave {got.nframes} frames instead of "
                         f"{info.nframes}; convert the video to mp4 yourself", src)
+    if (got.width, got.height) != (info.width, info.height):
+        raise StadError(f"re-encoding to mp4 gave {got.width}x{got.height} instead "
+                        f"of {info.width}x{info.height}; convert the video to mp4 "
+                        "yourself", src)
