@@ -5,6 +5,20 @@ same on every machine: `probe` counts the frames a video really has (not what it
 header claims), `iter_frames` streams decoded frames one at a time, and `VideoSink`
 writes H.264 mp4 files whole or not at all (`stad_helpers.fileio.atomic_path`).
 
+Videos are read the way players show them, which is not always how they are
+stored (issue 14):
+
+- rotation: a phone stores portrait video as landscape pixels plus a display
+  matrix (mp4 `tkhd`) that rotates it. `probe` reports the displayed size and
+  the rotation; every reader of the project yields upright frames (`upright`),
+  as decord (MMAction2's video reader) and players do;
+- the presentation timeline: a file cut with `ffmpeg -c copy` keeps packets an
+  edit list tells players to discard; they are not frames (FFmpeg's decoder
+  drops them, PyAV flags them `is_discard`), so frame 1 is the first one shown.
+  `frame_times` gives each shown frame's real time (a non-zero start time
+  removed), and `probe` says when frame numbers and `number / fps` disagree
+  (`variable_frame_rate`, e.g. phone recordings).
+
 Used in: 01_dataset, 02_person_detector, 04_inference_demo, 05_your_own_data.
 """
 
@@ -49,12 +63,23 @@ class VideoInfo:
         width: Frame width in pixels.
         fps: Average frame rate in frames per second (0.0 if the file gives
             none).
+        rotation: The display rotation in degrees counter-clockwise (FFmpeg's
+            sign: a phone's portrait clip is usually -90), one of 0, 90, 180,
+            -90; `height` and `width` are already those of the rotated
+            (displayed) picture. Apply it to decoded pixels with `upright`.
+        variable_frame_rate: True when some frame's real time (`frame_times`)
+            is more than half a frame away from `(number - 1) / fps`, i.e. the
+            frame rate varies (phones, screen recordings) and a time must be
+            turned into a frame through the timestamps. False with
+            `exact=False` (not measured).
     """
 
     nframes: int
     height: int
     width: int
     fps: float
+    rotation: int = 0
+    variable_frame_rate: bool = False
 
 
 @contextlib.contextmanager
@@ -88,13 +113,121 @@ def _fps(stream) -> float:
     return float(rate) if rate else 0.0
 
 
+def upright(image: np.ndarray, rotation: float,
+            path: PathLike | None = None) -> np.ndarray:
+    """`image` (H, W, ...) turned by the display `rotation` (degrees
+    counter-clockwise, `VideoInfo.rotation` or PyAV's `VideoFrame.rotation`), as
+    players and decord show it; a C-contiguous array (the same one if 0).
+    `path`: the video, named in the error.
+
+    Raises:
+        StadError: `rotation` is not a multiple of 90 degrees.
+    """
+    k = _quarter_turns(rotation, path)
+    return image if k == 0 else np.ascontiguousarray(np.rot90(image, k))
+
+
+def _quarter_turns(rotation: float, path: PathLike | None = None) -> int:
+    """Counter-clockwise quarter turns (0..3) of a display rotation in degrees."""
+    turns = round(float(rotation) / 90)
+    if abs(float(rotation) - 90 * turns) > 0.5:
+        raise StadError(f"display rotation {rotation:g} degrees is not a multiple of "
+                        "90; re-encode the video upright (e.g. ffmpeg -i in.mp4 "
+                        "out.mp4)", path)
+    return turns % 4
+
+
+def _first_rotation(frames, path: PathLike) -> int | None:
+    """The display rotation (degrees, 0/90/180/-90) of the first of `frames`
+    (decoded `VideoFrame`s; FFmpeg attaches the stream's display matrix to each),
+    or None if none decodes. Raises `StadError` naming `path` for a rotation that
+    is not a multiple of 90 degrees."""
+    try:
+        for frame in frames:
+            rotation = int(round(frame.rotation or 0))
+            break
+        else:
+            return None
+    except _AV_ERRORS:
+        return None  # an undecodable file is reported by whoever decodes it
+    _quarter_turns(rotation, path)  # refuse 45 degrees and the like
+    return {270: -90, -180: 180, -270: 90}.get(rotation, rotation)
+
+
+def _displayed(width: int, height: int, rotation: int) -> tuple[int, int]:
+    """(width, height) of the picture players show."""
+    return (height, width) if _quarter_turns(rotation) % 2 else (width, height)
+
+
+def _varies(times: np.ndarray, fps: float) -> bool:
+    """True if frame number and time disagree by more than half a frame."""
+    if len(times) < 3 or fps <= 0:
+        return False
+    nominal = np.arange(len(times)) / fps
+    return bool(np.abs(times - nominal).max() > 0.5 / fps)
+
+
+def frame_times(path: PathLike) -> np.ndarray:
+    """The real time of every shown frame, in seconds from the first one.
+
+    From the packets' presentation timestamps (demuxed, not decoded), without
+    those an edit list discards, sorted, minus the first (a non-zero start time
+    removed): `times[n - 1]` is when frame n (1-based) appears. For a constant
+    frame rate this is `(n - 1) / fps`; for a variable one (phones) only this
+    says which frame a time (Label Studio's `time`) falls on: `frame_at`.
+
+    Args:
+        path: The video file.
+
+    Returns:
+        `(nframes,)` float64, seconds, non-decreasing, `times[0] == 0`.
+
+    Raises:
+        StadError: The file is missing or not a readable video, has no frames,
+            or packets without timestamps (e.g. raw H.264 streams).
+    """
+    with _open_video(path) as (container, stream):
+        pts = []
+        try:
+            for packet in container.demux(stream):
+                if packet.size and not packet.is_discard:
+                    pts.append(packet.pts)
+        except _AV_ERRORS as exc:
+            raise StadError(f"cannot read frame {len(pts) + 1} ({_reason(exc)})",
+                            path) from None
+        base = stream.time_base
+    if not pts:
+        raise StadError("video has no frames", path)
+    if None in pts or not base:
+        raise StadError("video packets carry no timestamps; re-mux it (e.g. ffmpeg "
+                        "-i in.h264 -c copy out.mp4)", path)
+    ticks = np.sort(np.asarray(pts, np.int64))
+    return (ticks - ticks[0]) * float(base)
+
+
+def frame_at(times: np.ndarray, seconds: float) -> int:
+    """The frame (1-based) shown at `seconds` after the first frame: the last one
+    whose time (`frame_times`) is not after it (1 before the first frame).
+
+    Args:
+        times: `frame_times(path)`, `(nframes,)` seconds.
+        seconds: A time in seconds from the first shown frame.
+
+    Returns:
+        A frame number in 1..len(times).
+    """
+    return max(1, int(np.searchsorted(times, seconds + 1e-6, side="right")))
+
+
 def probe(path: PathLike, exact: bool = True) -> VideoInfo:
     """Frame count, size and frame rate of a video, raising `StadError` if unreadable.
 
-    With `exact` the frames are counted by demuxing every video packet (fast, no
-    decoding), so a truncated or re-muxed file reports what it really holds; a packet
-    cut short by truncation, or fewer packets than the container's own index
-    declares, is an error rather than a silently wrong count. Without `exact` the
+    With `exact` the frames are counted by demuxing every video packet (fast:
+    only the first frame and the last GOP are decoded, for the rotation and for
+    packets at the end that hold no frame), so a truncated or re-muxed file
+    reports what it really holds; a packet cut short by truncation, or fewer
+    packets than the container's own index declares, is an error rather than a
+    silently wrong count. Without `exact` the
     count comes from the header (instant, but trusts the file).
 
     Args:
@@ -102,13 +235,16 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
         exact: Count the frames by demuxing (True) or trust the header (False).
 
     Returns:
-        A `VideoInfo` (frames counted as shown, sizes in pixels, fps).
+        A `VideoInfo`: frames counted as shown (packets an edit list discards
+        are not frames), the size in pixels of the displayed (rotated) picture,
+        fps, the display rotation, and (exact) whether the frame rate varies.
 
     Raises:
         StadError: The file is missing, not a file, not a video, has no video
             stream or no frame size, is truncated or corrupt (fewer packets than
             declared, a cut packet), or (exact) has no frames; the message names
-            the file and, where it applies, the frame number (1-based).
+            the file and, where it applies, the frame number (1-based); or a
+            display rotation that is not a multiple of 90 degrees.
     """
     with _open_video(path) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -116,11 +252,15 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
         declared = int(stream.frames or 0)
         if width <= 0 or height <= 0:
             raise StadError("video stream has no frame size (corrupt header?)", path)
+        coded = (width, height)
         if not exact:
+            rotation = _first_rotation(container.decode(stream), path) or 0
             if declared <= 0 and stream.duration and stream.time_base and fps:
                 declared = round(float(stream.duration * stream.time_base) * fps)
-            return VideoInfo(declared, height, width, fps)
+            width, height = _displayed(*coded, rotation)
+            return VideoInfo(declared, height, width, fps, rotation)
         packets = count = 0  # all frames in the file / those shown (not discarded)
+        shown_pts, rotation, last_key = [], None, None
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:  # the flush packet at the end of the stream
@@ -135,13 +275,56 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
                     )
                 if not packet.is_discard:  # e.g. cut by an mp4 edit list
                     count += 1
+                    shown_pts.append(packet.pts)
+                    if packet.is_keyframe:
+                        last_key = packet.pts
+                if rotation is None:  # decode until the first frame comes out
+                    rotation = _first_rotation(packet.decode(), path)
         except _AV_ERRORS as exc:
             raise StadError(f"cannot read frame {packets + 1} ({_reason(exc)})",
                             path) from None
+        base = stream.time_base
         _check_complete(path, packets, declared)
         if count == 0:
             raise StadError("video has no frames", path)
-        return VideoInfo(count, height, width, fps)
+        if rotation is None:  # the decoder held its frames back: flush it
+            rotation = _first_rotation(stream.decode(None), path) or 0
+        width, height = _displayed(*coded, rotation)
+        count -= _undecodable_tail(container, stream, shown_pts, last_key)
+        if count <= 0:
+            raise StadError("no frame of the video decodes", path)
+        varies = False
+        if base and None not in shown_pts:
+            ticks = np.sort(np.asarray(shown_pts, np.int64))
+            times = (ticks - ticks[0]) * float(base)
+            if count > 1 and times[-1] > 0:  # the rate the frames really have
+                fps = fps or (count - 1) / times[-1]
+            varies = _varies(times, fps)
+        return VideoInfo(count, height, width, fps, rotation, varies)
+
+
+def _undecodable_tail(container, stream, shown_pts: list, last_key) -> int:
+    """How many of the last frames the file lists do not decode (0 mostly).
+
+    Decodes from the last keyframe to the end (one GOP): a file can list more
+    frames than decode (a player's slider that reaches 456 where 455 decode);
+    the frames counted are those that decode.
+    """
+    if last_key is None or None in shown_pts:
+        return 0
+    expected = sum(1 for p in shown_pts if p >= last_key)
+    got = 0
+    try:
+        container.seek(last_key, stream=stream, backward=True)
+        for packet in container.demux(stream):
+            try:  # a packet that holds no picture is refused: not a frame
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue
+            got += sum(1 for f in frames if f.pts is not None and f.pts >= last_key)
+    except _AV_ERRORS:
+        return 0  # decoding errors are reported by whoever decodes
+    return max(0, expected - got)
 
 
 def _check_complete(path: PathLike, packets: int, declared: int) -> None:
@@ -166,7 +349,9 @@ def iter_frames(path: PathLike, rgb: bool = False) -> Iterator[np.ndarray]:
         rgb: Yield RGB (for matplotlib/PIL) instead of BGR (OpenCV's order).
 
     Yields:
-        `(height, width, 3)` uint8 arrays, frame 1 first.
+        `(height, width, 3)` uint8 arrays, frame 1 first: upright (the display
+        rotation applied, `upright`), and only the frames players show
+        (packets an edit list discards are dropped by the decoder).
 
     Raises:
         StadError: The file is missing or not a readable video, a frame cannot
@@ -191,7 +376,8 @@ def iter_frames(path: PathLike, rgb: bool = False) -> Iterator[np.ndarray]:
                     )
                 for frame in packet.decode():
                     decoded += 1
-                    yield frame.to_ndarray(format=fmt)
+                    image = frame.to_ndarray(format=fmt)
+                    yield upright(image, frame.rotation, path)
         except _AV_ERRORS as exc:
             raise StadError(f"cannot decode frame {max(packets, 1)} ({_reason(exc)})",
                             path) from None

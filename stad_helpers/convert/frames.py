@@ -23,7 +23,12 @@ behind. Here:
   size, source). It is written last, after every frame of every chunk, and the
   number of frames written must equal the number of frames in the file (a
   truncated or corrupt video is an error naming it, its folder removed). A
-  later run skips complete folders and redoes any other from scratch.
+  later run skips complete folders and redoes any other from scratch;
+- frames are written as players show them (issue 14): upright (a phone's
+  display rotation applied, `video.upright`; the marker records the displayed
+  size), and only the frames shown: packets an mp4 edit list discards (a file
+  cut with `ffmpeg -c copy`) are not frames, so `00001.jpg` is the first frame
+  shown, as in `video.iter_frames`, `video.probe` and decord.
 
 JPEG quality 95 is OpenCV's default, i.e. what `generate_rgb.py` writes. The
 pixels differ from its output by ~1.5 grey levels on average: OpenCV's
@@ -108,10 +113,17 @@ class _Index:
     """What demuxing a video tells: frames in presentation order, keyframes."""
 
     nframes: int
-    height: int
+    height: int  # as coded (before the display rotation)
     width: int
     pts: tuple  # presentation timestamps, sorted (frame i has pts[i]); () if unknown
     keyframes: tuple  # frame indices where decoding can start
+    rotation: int = 0  # display rotation, degrees counter-clockwise (video.probe)
+
+    @property
+    def displayed(self) -> tuple[int, int]:
+        """(height, width) of the upright frames written."""
+        return ((self.width, self.height) if self.rotation % 180
+                else (self.height, self.width))
 
 
 def extract_frames(
@@ -331,7 +343,8 @@ def _finish(video: _Video, index: _Index, frames: int) -> None:
     if frames != index.nframes:  # pragma: no cover - chunks check their own counts
         raise StadError(f"wrote {frames} frames, the video has {index.nframes}",
                         video.src)
-    marker = {"frames": frames, "height": index.height, "width": index.width,
+    height, width = index.displayed
+    marker = {"frames": frames, "height": height, "width": width,
               "source": str(video.src), "source_bytes": _size(video.src)}
     with atomic_open(video.dest / MARKER, "w") as fh:
         json.dump(marker, fh)
@@ -352,33 +365,57 @@ def _extract_whole(video: _Video, quality: int) -> int:
 # work done in the worker processes
 # ---------------------------------------------------------------------------
 def _index_video(src: str) -> _Index:
-    """Demux (not decode) every packet: frame count, pts order, keyframes."""
+    """Demux (not decode) every packet: frame count, pts order, keyframes.
+
+    Packets an edit list discards are left out (the decoder drops their frames);
+    the first frame is decoded for the display rotation."""
     import av
+
+    from ..video import _first_rotation, _undecodable_tail  # as video.probe
 
     with _opened(src) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
         declared = int(stream.frames or 0)
         pts, keys = [], []
+        packets, rotation, last_key = 0, None, None
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
                     continue
+                packets += 1
                 if packet.is_corrupt:
                     raise StadError(f"video data ends inside frame {len(pts) + 1} "
                                     "(file truncated or corrupt)", src)
+                if rotation is None:
+                    rotation = _first_rotation(packet.decode(), src)
+                if packet.is_discard:  # hidden by an edit list: not a frame
+                    continue
                 pts.append(packet.pts)
                 keys.append(bool(packet.is_keyframe))
+                last_key = packet.pts if packet.is_keyframe else last_key
+            if rotation is None:
+                rotation = _first_rotation(stream.decode(None), src)
+            # Frames the file lists at its end that do not decode are not frames.
+            cut = _undecodable_tail(container, stream, pts, last_key)
         except (av.error.FFmpegError, OSError, EOFError) as exc:
             raise StadError(f"cannot read frame {len(pts) + 1} ({exc})", src) from None
     if not pts:
         raise StadError("video has no frames", src)
-    if declared and len(pts) < declared:
-        raise StadError(f"only {len(pts)} of the {declared} frames the file declares "
+    if declared and packets < declared:
+        raise StadError(f"only {packets} of the {declared} frames the file declares "
                         "can be read (file truncated?)", src)
+    if cut:
+        if cut >= len(pts):
+            raise StadError("no frame of the video decodes", src)
+        if any(p is None for p in pts) or len(set(pts)) != len(pts):
+            raise StadError(f"the last {cut} frames do not decode", src)
+        last = sorted(pts)[-cut - 1]  # keep the frames up to the last decodable
+        keys = [k for p, k in zip(pts, keys) if p <= last]
+        pts = [p for p in pts if p <= last]
     if width <= 0 or height <= 0:
         raise StadError("video stream has no frame size (corrupt header?)", src)
     if any(p is None for p in pts) or len(set(pts)) != len(pts):
-        return _Index(len(pts), height, width, (), ())  # no seeking: one chunk
+        return _Index(len(pts), height, width, (), (), rotation or 0)  # one chunk
     order = sorted(range(len(pts)), key=pts.__getitem__)
     rank = {i: r for r, i in enumerate(order)}
     # Decoding can start at keyframe packet i if it is also frame i and every
@@ -389,7 +426,7 @@ def _index_video(src: str) -> _Index:
             keyframes.append(i)
         later_min = min(later_min, rank[i])
     return _Index(len(pts), height, width, tuple(pts[i] for i in order),
-                  tuple(sorted(keyframes)))
+                  tuple(sorted(keyframes)), rotation or 0)
 
 
 def _extract_chunk(src: str, dest: str, index: _Index, a: int, b: int,
@@ -499,6 +536,10 @@ class _JpegEncoder:
                    planes[2][:h // 2, :w // 2])
         if frame.format.name == "yuv420p" and frame.color_range != _FULL_RANGE:
             y, u, v = self._stretch(y, u, v)
+        if frame.rotation:  # upright: each 4:2:0 plane turns on its own
+            from ..video import upright
+
+            y, u, v = (upright(p, frame.rotation) for p in (y, u, v))
         return simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=self.quality)
 
     def _stretch(self, y, u, v) -> list[np.ndarray]:
@@ -521,7 +562,9 @@ class _JpegEncoder:
         to_bgr = getattr(self._local, "to_bgr", None)
         if to_bgr is None:
             to_bgr = self._local.to_bgr = _BgrConverter(*self.size)
-        ok, data = cv2.imencode(".jpg", to_bgr(frame),
+        from ..video import upright
+
+        ok, data = cv2.imencode(".jpg", upright(to_bgr(frame), frame.rotation),
                                 [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:  # pragma: no cover - OpenCV encodes any 8-bit BGR image
             raise StadError("OpenCV could not encode a frame as JPEG")

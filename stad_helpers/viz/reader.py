@@ -3,7 +3,11 @@
 `FrameReader` gives random access to an mp4's frames (1-based, as in the
 MultiSports annotation): it seeks to the nearest keyframe and keeps a small
 byte-bounded cache, so long videos are never held in memory. `read_frame` is
-one frame, for a picture. Frames are BGR like the rest of the project (or RGB).
+one frame, for a picture. Frames are BGR like the rest of the project (or RGB),
+upright and numbered as players show them (issue 14): the display rotation is
+applied (`video.upright`), packets an edit list discards are not frames, and a
+file whose last packets do not decode ends at its last decodable frame (asking
+for a later one gives that frame, as a player holds its last picture).
 
 Used in: 01_dataset, 02_person_detector, 04_inference_demo.
 """
@@ -48,8 +52,14 @@ class FrameReader:
         self._container = av.open(str(self.path))
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        pts = [p.pts for p in self._container.demux(self._stream) if p.size]
+        pts = [p.pts for p in self._container.demux(self._stream)
+               if p.size and not p.is_discard]  # hidden by an edit list: no frame
         self._pts = sorted(pts) if pts and None not in pts else None
+        # The last decodable frame, where the file lists more (probe decodes the
+        # last GOP), or once decoding ran past it.
+        self._end = (self.info.nframes if self._pts is not None
+                     and self.info.nframes < len(self._pts) else None)
+        self._held = None  # (number, VideoFrame): the last frame decoded
         self._index = {p: i + 1 for i, p in enumerate(self._pts or [])}
         frame_bytes = self.info.height * self.info.width * 3
         self._cache_max = max(2, int(cache_mb * 2**20 // max(frame_bytes, 1)))
@@ -60,6 +70,11 @@ class FrameReader:
         self.decoded = 0  # frames decoded so far (for tests and curiosity)
 
     def __len__(self) -> int:
+        if self._end is not None:
+            return self._end
+        return len(self._pts) if self._pts is not None else self.info.nframes
+
+    def _declared(self) -> int:
         return len(self._pts) if self._pts is not None else self.info.nframes
 
     def __enter__(self) -> FrameReader:
@@ -80,14 +95,20 @@ class FrameReader:
         modify it. Raises `IndexError` outside 1..len, `StadError` when the video
         cannot be decoded there.
 
+        A frame the file lists but that does not decode (past the last
+        decodable one) gives the last decodable frame, and `len` shrinks to it.
+
         Raises:
             IndexError: `frame` outside 1..len.
             ValueError: The reader was closed.
-            StadError: The video cannot be decoded at `frame` (or ends before it).
+            StadError: The video cannot be decoded at `frame`, or no frame at
+                all decodes up to it.
         """
         frame = int(frame)
-        if not 1 <= frame <= len(self):
+        if not 1 <= frame <= self._declared():
             raise IndexError(f"frame {frame} not in 1..{len(self)} of {self.path}")
+        if self._end is not None:
+            frame = min(frame, self._end)
         if frame in self._cache:
             self._cache.move_to_end(frame)
             return self._cache[frame]
@@ -102,10 +123,10 @@ class FrameReader:
                 try:
                     vf = next(self._decoder)
                 except StopIteration:
-                    raise StadError(f"video ends before frame {frame}",
-                                    self.path) from None
+                    return self._ended(frame)
                 self.decoded += 1
                 number = self._number(vf)
+                self._held = (number, vf)
                 if self._fresh:  # first frame after a seek: must not be past the target
                     self._fresh = False
                     if number > frame:
@@ -113,12 +134,29 @@ class FrameReader:
                         continue
                 self._last = number
                 if number >= frame - 4:  # keep a few before, for stepping back
-                    self._put(number, vf.to_ndarray(format=self._fmt))
+                    self._put(number, self._image(vf))
                 if number > frame:  # a gap in the timestamps: take the next frame
                     self._put(frame, self._cache[number])
         except av.error.FFmpegError as exc:
             raise StadError(f"cannot decode frame {frame} ({exc})", self.path) from None
         return self._cache[frame]
+
+    def _image(self, vf) -> np.ndarray:
+        from ..video import upright
+
+        return upright(vf.to_ndarray(format=self._fmt), vf.rotation)
+
+    def _ended(self, frame: int) -> np.ndarray:
+        """Decoding ended before `frame`: the last frame decoded is the video's
+        last (the file lists frames that do not decode)."""
+        if self._held is None or self._held[0] >= frame:
+            raise StadError(f"no frame decodes up to frame {frame}", self.path)
+        number, vf = self._held
+        self._end = number
+        self._decoder = None
+        if number not in self._cache:
+            self._put(number, self._image(vf))
+        return self._cache[number]
 
     def _number(self, vf) -> int:
         if self._pts is None or vf.pts is None:
@@ -135,6 +173,7 @@ class FrameReader:
                                  stream=self._stream)
         self._decoder = self._container.decode(self._stream)
         self._fresh = self._pts is not None and frame > 1
+        self._held = None
 
     def _put(self, number: int, image: np.ndarray) -> None:
         self._cache[number] = image

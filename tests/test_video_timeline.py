@@ -1,0 +1,206 @@
+"""Videos as phones and `ffmpeg -c copy` make them (issue 14, items 1-2).
+
+Rotation metadata, edit lists, a non-zero start time, a variable frame rate and
+a file listing a frame that does not decode: every reader of the project
+(`video.probe`/`iter_frames`, `viz.FrameReader`, `stad convert frames`) must see
+the frames players show, numbered alike, and agree with decord (MMAction2's video
+reader, which applies the display rotation itself): the independent source.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from _odd_videos import (
+    GREY_STEP,
+    grey_clip,
+    rotated_clip,
+    shifted_clip,
+    tail_clip,
+    trimmed_clip,
+    vfr_clip,
+)
+
+from stad_helpers.convert.frames import extract_frames
+from stad_helpers.errors import StadError
+from stad_helpers.video import frame_at, frame_times, iter_frames, probe, upright
+from stad_helpers.viz.reader import FrameReader
+
+decord = pytest.importorskip("decord")
+
+ROTATIONS = (-90, 90, 180)
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory) -> dict[str, Path]:
+    """Every odd video once, as `<root>/odd/<name>.<ext>` (a frames-ready tree)."""
+    root = tmp_path_factory.mktemp("odd_videos")
+    sport = root / "videos" / "odd"
+    sport.mkdir(parents=True)
+    src = grey_clip(root / "grey60.mp4")  # 60 frames, one keyframe
+    v = {f"rot{r}": rotated_clip(sport / f"rot{r}.mp4".replace("-", "m"), r)
+         for r in ROTATIONS}
+    v["trim"] = trimmed_clip(src, sport / "trim.mp4", discard=10)
+    v["late"] = shifted_clip(src, sport / "late.mp4", 2.5)
+    v["late_mkv"] = shifted_clip(src, sport / "late_mkv.mkv", 2.5)
+    v["tail"] = tail_clip(grey_clip(root / "grey20.mp4", nframes=20),
+                          sport / "tail.mp4")
+    v["vfr"], _ = vfr_clip(sport / "vfr.mp4")
+    v["grey"] = src
+    v["root"] = root / "videos"
+    return v
+
+
+@pytest.fixture(scope="module")
+def frames(odd, tmp_path_factory) -> Path:
+    """`stad convert frames` of every odd video (one process: no fork cost)."""
+    out = tmp_path_factory.mktemp("odd_frames") / "rawframes"
+    extract_frames(odd["root"], out, workers=1, progress=False)
+    return out / "odd"
+
+
+def _grey(image: np.ndarray) -> float:
+    return float(image.mean())
+
+
+def _block(image: np.ndarray) -> tuple[int, int, int, int]:
+    """(x1, y1, x2, y2) of the white pixels, x2/y2 exclusive."""
+    gray = image if image.ndim == 2 else image.mean(axis=2)
+    ys, xs = np.nonzero(gray > 128)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _decord_frames(path: Path) -> list[np.ndarray]:
+    reader = decord.VideoReader(str(path))
+    return [reader[i].asnumpy() for i in range(len(reader))]
+
+
+# ---- 1. rotation -------------------------------------------------------------------
+@pytest.mark.parametrize("rotation,shape", [(-90, (320, 240)), (90, (320, 240)),
+                                            (180, (240, 320))])
+def test_probe_reports_the_displayed_size(odd, rotation, shape):
+    info = probe(odd[f"rot{rotation}"])
+    assert (info.height, info.width) == shape
+    assert info.rotation == rotation
+    assert probe(odd[f"rot{rotation}"], exact=False).rotation == rotation
+
+
+def test_phone_clip_block_lands_where_players_show_it(odd, frames):
+    """The issue's example: coded block x 200-300, y 20-60 rotated by the tkhd
+    matrix shows at x 180-220, y 200-300 of a 240x320 picture."""
+    want = (180, 200, 220, 300)
+    first = next(iter_frames(odd["rot-90"]))
+    assert first.shape == (320, 240, 3)
+    assert _block(first) == want
+    x1, y1, x2, y2 = want
+    assert first[y1:y2, x1:x2].min() > 240  # white inside the box
+    assert _block(decord.VideoReader(str(odd["rot-90"]))[0].asnumpy()) == want
+    jpg = cv2.imread(str(frames / "rotm90" / "00001.jpg"))
+    assert jpg.shape == (320, 240, 3)
+    assert _block(jpg) == want
+    marker = json.loads((frames / "rotm90" / ".done").read_text())
+    assert (marker["height"], marker["width"]) == (320, 240)
+
+
+@pytest.mark.parametrize("rotation", ROTATIONS)
+def test_every_reader_agrees_with_decord(odd, frames, rotation):
+    path = odd[f"rot{rotation}"]
+    ours = list(iter_frames(path, rgb=True))
+    theirs = _decord_frames(path)
+    assert len(ours) == len(theirs) == 30
+    assert np.abs(ours[4].astype(int) - theirs[4]).max() <= 2
+    with FrameReader(path, rgb=True) as reader:
+        assert np.array_equal(reader[5], ours[4])
+    name = f"rot{rotation}".replace("-", "m")
+    jpg = cv2.imread(str(frames / name / "00005.jpg"))[..., ::-1]
+    assert jpg.shape == theirs[4].shape
+    assert _block(jpg) == _block(theirs[4])
+
+
+def test_rotation_not_a_multiple_of_90_is_refused(tmp_path):
+    with pytest.raises(StadError, match="45 degrees"):
+        upright(np.zeros((4, 6, 3), np.uint8), 45)
+    path = rotated_clip(tmp_path / "tilted.mp4", 45, nframes=2, size=(64, 48))
+    with pytest.raises(StadError, match=r"tilted\.mp4.*not a multiple of 90"):
+        probe(path)
+
+
+# ---- 2. the presentation timeline ----------------------------------------------
+def test_edit_list_hides_frames_from_every_reader(odd, frames):
+    path = odd["trim"]
+    assert probe(path).nframes == 50
+    ours = list(iter_frames(path))
+    assert len(ours) == 50
+    assert abs(_grey(ours[0]) - 40) <= 1.5  # the first frame shown
+    assert abs(_grey(ours[-1]) - 59 * GREY_STEP) <= 1.5
+    with FrameReader(path) as reader:
+        assert len(reader) == 50
+        for n in (1, 25, 50):
+            assert np.array_equal(reader[n], ours[n - 1])
+    jpgs = sorted((frames / "trim").glob("*.jpg"))
+    assert len(jpgs) == 50
+    assert abs(_grey(cv2.imread(str(jpgs[0]))) - 40) <= 1.5
+
+
+def test_decord_counts_hidden_packets_but_shows_the_same_frames(odd):
+    """decord's len() counts the 10 hidden packets, its frame 0 is the first
+    shown; past the 50 shown it repeats the last. A training pipeline reading the
+    video with decord (the rgbdiff config) therefore sees our frame N at index
+    N - 1, and its indices clamped to len() - 1 give the last frame, as ours do."""
+    ours = list(iter_frames(odd["trim"], rgb=True))
+    reader = decord.VideoReader(str(odd["trim"]))
+    assert len(reader) == 60  # the quirk: hidden packets counted
+    for n in (1, 2, 30, 50):
+        assert np.abs(reader[n - 1].asnumpy().astype(int) - ours[n - 1]).max() <= 2
+    assert np.abs(reader[59].asnumpy().astype(int) - ours[-1]).max() <= 2
+
+
+@pytest.mark.parametrize("name", ["late", "late_mkv"])
+def test_non_zero_start_time(odd, frames, name):
+    path = odd[name]
+    info = probe(path)
+    assert info.nframes == 60 and not info.variable_frame_rate
+    times = frame_times(path)
+    assert times[0] == 0 and times[1] == pytest.approx(1 / 30, abs=1e-3)
+    ours = list(iter_frames(path))
+    assert len(ours) == 60 and _grey(ours[0]) <= 1.5
+    with FrameReader(path) as reader:
+        assert _grey(reader[1]) <= 1.5
+        assert np.array_equal(reader[60], ours[59])
+    jpgs = sorted((frames / name).glob("*.jpg"))
+    assert len(jpgs) == 60
+
+
+def test_variable_frame_rate_is_flagged_and_timed(odd):
+    path = odd["vfr"]
+    _, want = vfr_clip(path.with_name("again.mp4"))
+    info = probe(path)
+    assert info.variable_frame_rate
+    assert not probe(odd["grey"]).variable_frame_rate
+    times = frame_times(path)
+    np.testing.assert_allclose(times, want, atol=1e-3)
+    # 1.0 s: 20 frames of 33 ms (0.66 s) then 100 ms frames -> frame 24 (1-based).
+    assert frame_at(times, 1.0) == 24
+    assert frame_at(times, 0.0) == 1 and frame_at(times, 99.0) == 40
+    assert len(list(iter_frames(path))) == 40
+
+
+def test_listed_frame_that_does_not_decode(odd, frames):
+    """21 frames listed, 20 decode: the count is what decodes, the player's
+    slider ends at 20 and asking for 21 gives frame 20 instead of an error."""
+    path = odd["tail"]
+    import av
+
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].frames == 21
+    assert probe(path).nframes == 20
+    ours = list(iter_frames(path))
+    assert len(ours) == 20
+    with FrameReader(path) as reader:
+        assert len(reader) == 20
+        assert np.array_equal(reader[21], ours[19])
+    assert len(list((frames / "tail").glob("*.jpg"))) == 20
