@@ -92,3 +92,99 @@ def shard_by_weight(weights: Sequence[int], world_size: int) -> list[list[int]]:
         shards[rank].append(i)
         heapq.heappush(loads, (load + weights[i], rank))
     return [sorted(shard) for shard in shards]
+
+
+def init_distributed(launcher: str = "none",
+                     timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[int, int, int]:
+    """Join the other processes of a torchrun / slurm job; return `dist_env()`.
+
+    With CUDA this is MMEngine's `init_dist(launcher, backend="nccl")`, which also
+    makes `cuda:LOCAL_RANK` this process's GPU (and, for `slurm`, sets RANK,
+    WORLD_SIZE, LOCAL_RANK from SLURM's variables). Without CUDA, mmengine 0.10.7's
+    `init_dist` fails (it calls `torch.cuda.set_device`), so a `pytorch` launch
+    starts a gloo group itself, as `train.launcher_options` does for training.
+    Nothing happens for `launcher="none"` or when a group already exists.
+
+    Args:
+        launcher: `"none"` (one process), `"pytorch"` (under torchrun) or
+            `"slurm"` (under `srun`, CUDA only).
+        timeout_s: How long a collective call (a barrier) waits, in seconds.
+
+    Returns:
+        (rank, world_size, local_rank); (0, 1, 0) for `"none"`.
+
+    Raises:
+        StadError: An unknown launcher; `slurm` without CUDA; or the launcher's
+            environment variables missing (not started by torchrun / srun).
+    """
+    if launcher not in LAUNCHERS:
+        raise StadError(f"unknown launcher {launcher!r}; expected one of {LAUNCHERS}")
+    if launcher == "none":
+        return 0, 1, 0
+    import datetime
+
+    import torch
+    import torch.distributed as tdist
+
+    if tdist.is_available() and tdist.is_initialized():
+        return dist_env()
+    needs = {"pytorch": ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR"),
+             "slurm": ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_NODELIST")}[launcher]
+    missing = [name for name in needs if name not in os.environ]
+    if missing:
+        runner = "torchrun" if launcher == "pytorch" else "srun (slurm)"
+        raise StadError(f"--launcher {launcher} must run under {runner} "
+                        f"(environment lacks {', '.join(missing)})")
+    if torch.cuda.is_available():
+        from mmengine.dist import init_dist
+
+        init_dist(launcher, backend="nccl", timeout=timeout_s)
+    elif launcher == "pytorch":
+        tdist.init_process_group(
+            backend="gloo", timeout=datetime.timedelta(seconds=timeout_s))
+    else:
+        raise StadError(f"launcher {launcher!r} needs CUDA; on CPU use 'pytorch' "
+                        "(torchrun)")
+    return dist_env()
+
+
+def close_distributed() -> int:
+    """Leave the process group, if any; return this process's rank in it (0 if none).
+
+    Call once every process is done (after the last barrier), so that torchrun
+    sees clean exits.
+    """
+    import torch.distributed as tdist
+
+    if not (tdist.is_available() and tdist.is_initialized()):
+        return 0
+    rank = tdist.get_rank()
+    tdist.destroy_process_group()
+    return rank
+
+
+def process_device(local_rank: int | None = None) -> str:
+    """This process's device: `cuda:LOCAL_RANK` when torch sees a GPU, else `cpu`.
+
+    Args:
+        local_rank: The process's index on its machine (default: `dist_env()`'s).
+
+    Returns:
+        `"cuda:N"` or `"cpu"`.
+
+    Raises:
+        StadError: `local_rank` is not below the number of GPUs this machine has
+            (more processes per node than GPUs), or see `dist_env`.
+    """
+    import torch
+
+    if local_rank is None:
+        local_rank = dist_env()[2]
+    if not torch.cuda.is_available():
+        return "cpu"
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise StadError(f"process {local_rank} of this machine has no GPU of its own "
+                        f"({count} GPUs); start at most {count} processes per node "
+                        "(torchrun --nproc-per-node)")
+    return f"cuda:{local_rank}"

@@ -14,6 +14,8 @@ Used in: 02_person_detector, 04_inference_demo, 05_your_own_data.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import queue
 import threading
@@ -154,10 +156,14 @@ def _prepare(pipeline, frame: _Frame) -> dict:
                         f"({exc})", frame.path) from None
 
 
-def _batches(frames: Iterator[_Frame], pipeline, batch_size: int,
-             depth: int = 3) -> Iterator[tuple[list[_Frame], dict]]:
+def _batches(videos: list[str], frames_of, pipeline, batch_size: int,
+             depth: int = 3) -> Iterator[tuple[str, list[_Frame], dict | None]]:
     """Decode and preprocess batches in a background thread, `depth` batches ahead.
 
+    Yields `(video, frames, data)` batches of at most `batch_size` frames of one
+    video (a batch never spans two videos, so a video's boxes do not depend on
+    which videos precede it: on how they were sharded), then `(video, [], None)`
+    once all its frames were read (and `frames_of` raised no error).
     Decoding (PyAV, OpenCV) and resizing release the GIL, so this overlaps with
     the model's forward pass in the calling thread.
     """
@@ -167,21 +173,24 @@ def _batches(frames: Iterator[_Frame], pipeline, batch_size: int,
 
     def produce() -> None:
         try:
-            batch: list[_Frame] = []
-            inputs: list = []
-            samples: list = []
-            for frame in frames:
-                if stop.is_set():
-                    return
-                data = _prepare(pipeline, frame)
-                batch.append(_Frame(frame.video, frame.index, None, frame.path))
-                inputs.append(data["inputs"])
-                samples.append(data["data_samples"])
-                if len(batch) == batch_size:
-                    q.put((batch, {"inputs": inputs, "data_samples": samples}))
-                    batch, inputs, samples = [], [], []
-            if batch:
-                q.put((batch, {"inputs": inputs, "data_samples": samples}))
+            for video in videos:
+                batch: list[_Frame] = []
+                inputs: list = []
+                samples: list = []
+                for frame in frames_of(video):
+                    if stop.is_set():
+                        return
+                    data = _prepare(pipeline, frame)
+                    batch.append(_Frame(frame.video, frame.index, None, frame.path))
+                    inputs.append(data["inputs"])
+                    samples.append(data["data_samples"])
+                    if len(batch) == batch_size:
+                        q.put((video, batch,
+                               {"inputs": inputs, "data_samples": samples}))
+                        batch, inputs, samples = [], [], []
+                if batch:
+                    q.put((video, batch, {"inputs": inputs, "data_samples": samples}))
+                q.put((video, [], None))
             q.put(done)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
             q.put(exc)
@@ -203,6 +212,101 @@ def _batches(frames: Iterator[_Frame], pipeline, batch_size: int,
                 q.get_nowait()
             except queue.Empty:
                 thread.join(0.05)
+
+
+# ---------------------------------------------------------------------------
+# Finished videos on disk: resume, and the merge of many processes' work
+# ---------------------------------------------------------------------------
+PARTS_KIND = "detect-parts"
+"""`OUTPUT_MARKER` kind of the `<out>.parts/` folder."""
+
+_PART_FORMAT = 1  # of the part files; parts of another format are redone
+
+
+def parts_dir(out_pkl: str | os.PathLike) -> Path:
+    """`<out_pkl>.parts/`: one file per finished video until `detect` merges them.
+
+    A run that is interrupted leaves it behind; the next run with the same
+    detector, source, score threshold and batch size skips those videos. `detect`
+    removes it once `out_pkl` is written.
+    """
+    out = Path(out_pkl)
+    return out.with_name(out.name + ".parts")
+
+
+def _run_key(model, det_checkpoint, source: str, score_thr: float,
+             batch_size: int) -> str:
+    """A short hash of everything a video's detections depend on but the video:
+    the config (as MMEngine prints it), the checkpoint's contents, the frame source,
+    the score threshold and the batch size (batch padding moves boxes a little)."""
+    from .manifest import fingerprint
+
+    ckpt = fingerprint(det_checkpoint) if Path(det_checkpoint).is_file() else None
+    settings = {
+        "format": _PART_FORMAT,
+        "config": hashlib.sha256(model.cfg.pretty_text.encode()).hexdigest(),
+        "checkpoint": ([ckpt["size"], ckpt["sha256"]] if ckpt
+                       else str(det_checkpoint)),
+        "source": source,
+        "score_thr": float(score_thr),
+        "batch_size": int(batch_size),
+    }
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _part_path(parts: Path, video: str, key: str) -> Path:
+    return parts / f"{hashlib.sha1(video.encode()).hexdigest()[:16]}-{key}.pkl"
+
+
+def _prepare_parts(parts: Path, key: str, inputs: list) -> None:
+    """Make the parts folder; remove parts of other settings and temp files that a
+    killed process left (before any process of this run writes one)."""
+    from .fileio import OUTPUT_MARKER, claim_output_dir
+
+    claim_output_dir(parts, kind=PARTS_KIND, inputs=inputs)
+    for path in parts.iterdir():
+        if path.name != OUTPUT_MARKER and not path.name.endswith(f"-{key}.pkl"):
+            path.unlink(missing_ok=True)
+
+
+def _part_frames(part: Any, path: Path, video: str, nframes: int) -> list[dict]:
+    """The per-frame results a part holds, checked to be all of `video`'s."""
+    if (not isinstance(part, dict) or part.get("video") != video
+            or len(part.get("frames", ())) != nframes):
+        raise StadError(f"not the {nframes} frames of '{video}' that this part "
+                        "should hold; delete the file and run again", path)
+    return part["frames"]
+
+
+def _fetch_missing(parts: Path, key: str, videos: list[str], rank: int,
+                   world_size: int) -> dict[str, dict]:
+    """Rank 0 gets the parts it cannot see from the processes that wrote them
+    (no shared filesystem for the output: parts are on each machine's disk).
+
+    One part at a time, so no process holds more than one other video's boxes.
+    """
+    from mmengine.dist import all_gather_object, broadcast_object_list
+
+    missing = [[v for v in videos if not _part_path(parts, v, key).is_file()]
+               if rank == 0 else None]
+    broadcast_object_list(missing)
+    if not missing[0]:
+        return {}
+    from .data.safe_pickle import safe_load
+
+    have = all_gather_object([v for v in missing[0]
+                              if _part_path(parts, v, key).is_file()])
+    fetched: dict[str, dict] = {}
+    for video in missing[0]:
+        owner = next((r for r in range(world_size) if video in have[r]), None)
+        if owner is None:
+            raise StadError(f"no process has the detections of '{video}'", parts)
+        box = [safe_load(_part_path(parts, video, key)) if rank == owner else None]
+        broadcast_object_list(box, src=owner)
+        if rank == 0:
+            fetched[video] = box[0]
+    return fetched
 
 
 def detect(
@@ -230,6 +334,16 @@ def detect(
     `"rawframes"` reads `frames_dir` (default `DATA_ROOT/rawframes`). Both splits'
     videos are done, in the annotation's order.
 
+    Each finished video is kept in `parts_dir(out_pkl)`, so an interrupted run
+    resumes where it stopped (videos done with other settings are redone); the
+    folder is removed once `out_pkl` is written. Under torchrun (a process group
+    started, e.g. by `distributed.init_distributed`) the videos not yet done are
+    shared out by frame count (`distributed.shard_by_weight`), each process runs
+    on its own device, and rank 0 merges every video in the annotation's order
+    into the same file one process writes. The parts folder should be on a
+    filesystem all machines share; otherwise rank 0 fetches the parts it cannot
+    see from the processes that wrote them.
+
     Args:
         det_config: The detector's config.
         det_checkpoint: Its weights.
@@ -238,26 +352,37 @@ def detect(
         source: `"video"` or `"rawframes"`.
         score_thr: Drop boxes scoring below this (a probability, 0..1).
         batch_size: Frames per forward pass, >= 1.
+        progress: Show a progress bar (rank 0's videos under torchrun).
         gt_file: The GT (default `DATA_ROOT/annotations/multisports_GT.pkl`).
         frames_dir: The rawframes folder for `source="rawframes"`.
-        device: As in `load_detector`.
+        device: As in `load_detector`; under torchrun None means
+            `distributed.process_device()` (`cuda:LOCAL_RANK`, or cpu).
 
     Returns:
-        `out_pkl`.
+        `out_pkl` (on every process, once rank 0 has written it).
 
     Raises:
         StadError: An unknown `source`, `batch_size < 1`, a missing or invalid
-            GT, a missing video or rawframe, an unreadable video, or a config or
-            checkpoint that `load_detector` refuses.
+            GT, a missing video or rawframe, an unreadable video, a config or
+            checkpoint that `load_detector` refuses, a parts folder that is not
+            ours or holds a damaged part.
     """
+    import shutil
+
     import torch
+    from mmengine.dist import all_gather_object, barrier, get_dist_info
 
     from .data.gt import MultiSportsGT
+    from .distributed import dist_env, process_device, shard_by_weight
 
     if source not in SOURCES:
         raise StadError(f"unknown source {source!r}; expected one of {SOURCES}")
     if batch_size < 1:
         raise StadError(f"batch size must be at least 1, got {batch_size}")
+    rank, world_size = get_dist_info()
+    local_rank = dist_env()[2] if world_size > 1 else 0
+    if world_size > 1 and device is None:
+        device = process_device(local_rank)
     data_root = Path(data_root)
     gt = MultiSportsGT.load(Path(gt_file) if gt_file else layout.gt_file(data_root))
     frames_dir = Path(frames_dir) if frames_dir else data_root / layout.RAWFRAMES
@@ -266,20 +391,58 @@ def detect(
 
     model = load_detector(det_config, det_checkpoint, device)
     pipeline = _test_pipeline(model.cfg, source)
-    frames = (_video_frames(gt, data_root, videos) if source == "video"
-              else _rawframe_frames(gt, frames_dir, videos))
+    key = _run_key(model, det_checkpoint, source, score_thr, batch_size)
+    parts = parts_dir(out_pkl)
+    if local_rank == 0:
+        _prepare_parts(parts, key, [det_config, det_checkpoint, data_root])
+    barrier()
+    seen = {v for v in videos if _part_path(parts, v, key).is_file()}
+    finished = set().union(*all_gather_object(sorted(seen)))
+    todo = [v for v in videos if v not in finished]
+    shard = shard_by_weight([int(gt.nframes[v]) for v in todo], world_size)[rank]
+    mine = [todo[i] for i in shard]
+
+    def frames_of(video: str) -> Iterator[_Frame]:
+        if source == "video":
+            return _video_frames(gt, data_root, [video])
+        return _rawframe_frames(gt, frames_dir, [video])
 
     from tqdm.auto import tqdm
 
-    results: list[dict] = []
-    total = sum(int(gt.nframes[v]) for v in videos)
-    with tqdm(total=total, desc=f"detect ({source})", unit="frame",
-              disable=not progress) as bar, torch.inference_mode():
-        for batch, data in _batches(frames, pipeline, batch_size):
+    desc = f"detect ({source})" + (f", rank 0 of {world_size}" if world_size > 1
+                                   else "")
+    pending: list[dict] = []
+    with tqdm(total=sum(int(gt.nframes[v]) for v in mine), desc=desc, unit="frame",
+              disable=not progress or rank != 0) as bar, torch.inference_mode():
+        if finished:
+            bar.set_postfix_str(f"{len(finished)} videos done before")
+        for video, batch, data in _batches(mine, frames_of, pipeline, batch_size):
+            if data is None:  # all its frames read: keep the video
+                dump_pickle({"video": video, "frames": pending},
+                            _part_path(parts, video, key))
+                pending = []
+                continue
             for frame, sample in zip(batch, model.test_step(data)):
-                results.append(_to_numpy(frame, sample, score_thr))
+                pending.append(_to_numpy(frame, sample, score_thr))
             bar.update(len(batch))
-    return dump_pickle(results, out_pkl)
+    barrier()  # every video is in a part
+
+    fetched = (_fetch_missing(parts, key, videos, rank, world_size)
+               if world_size > 1 else {})
+    if rank == 0:
+        from .data.safe_pickle import safe_load
+
+        results: list[dict] = []
+        for video in videos:
+            path = _part_path(parts, video, key)
+            part = fetched.pop(video) if video in fetched else safe_load(path)
+            results.extend(_part_frames(part, path, video, int(gt.nframes[video])))
+        dump_pickle(results, out_pkl)
+        shutil.rmtree(parts, ignore_errors=True)
+    barrier()  # out_pkl is written
+    if local_rank == 0 and parts.is_dir():  # another machine's own parts
+        shutil.rmtree(parts, ignore_errors=True)
+    return Path(out_pkl)
 
 
 def _to_numpy(frame: _Frame, sample, score_thr: float) -> dict:

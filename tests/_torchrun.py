@@ -35,3 +35,17 @@ def torchrun_train(*stad_train_args: str, timeout: int = 300) -> str:
     assert "Distributed training: True" in log
     assert "GPU number: 2" in log  # MMEngine's name for the world size
     return done.stdout
+
+
+def torchrun(*args: str, nproc: int = 2, timeout: int = 300
+             ) -> subprocess.CompletedProcess:
+    """`torchrun --nproc-per-node NPROC ARGS` (a script or `-m module ...`) on a free
+    local port, with `subprocess_env`; return the finished process (not checked)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+           str(nproc), "--master_addr", "127.0.0.1", "--master_port", str(port),
+           *args]
+    return subprocess.run(cmd, cwd=ROOT, env=subprocess_env(), capture_output=True,
+                          text=True, timeout=timeout)

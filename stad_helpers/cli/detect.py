@@ -3,7 +3,9 @@
 Runs the person detector over every frame of every annotated video and writes the
 detection results (the tutorial's `ms_det_proposals.pkl`, which `stad convert
 proposals` turns into the action detector's proposal files). `--proposals OUT.pkl`
-does that conversion too, in the same command.
+does that conversion too, in the same command. Under torchrun (`--launcher
+pytorch`) or srun (`--launcher slurm`) the videos are shared out between the
+processes and rank 0 writes the results; an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -49,12 +51,18 @@ def register(sub) -> None:
                    help="frames per forward pass (default: 8)")
     p.add_argument("--device", default=None, metavar="DEVICE",
                    help="where the model runs: cpu, cuda or cuda:N (default: cuda "
-                        "when torch sees a GPU, else cpu)")
+                        "when torch sees a GPU, else cpu; with --launcher each "
+                        "process takes its own GPU)")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"],
+                   default="none",
+                   help="'pytorch' under torchrun, 'slurm' under srun: the videos "
+                        "are shared out by frame count and rank 0 writes --out")
     p.set_defaults(func=_detect)
 
 
 def _detect(args: argparse.Namespace) -> int:
     from ..detector import detect, make_proposals
+    from ..distributed import close_distributed, init_distributed
     from ..errors import StadError
     from ..fileio import check_not_input
     from ..train import resolve_device
@@ -64,12 +72,23 @@ def _detect(args: argparse.Namespace) -> int:
         raise StadError("--action-config and --person-det-score-thr only matter "
                         "with --proposals OUT.pkl")
 
+    if args.launcher != "none" and args.device is not None:
+        raise StadError("--device is for one process; under torchrun each process "
+                        "takes its own GPU (or the CPU without one)")
     check_not_input([args.out, args.proposals],
                     [args.det_config, args.det_checkpoint, args.data])
     start = time.perf_counter()
-    out = detect(args.det_config, args.det_checkpoint, args.data, args.out,
-                 source=args.source, score_thr=args.score_thr,
-                 batch_size=args.batch_size, device=resolve_device(args.device))
+    init_distributed(args.launcher)
+    try:
+        out = detect(args.det_config, args.det_checkpoint, args.data, args.out,
+                     source=args.source, score_thr=args.score_thr,
+                     batch_size=args.batch_size,
+                     device=(resolve_device(args.device) if args.launcher == "none"
+                             else None))
+    finally:
+        rank = close_distributed()
+    if rank != 0:
+        return 0  # rank 0 reports, and converts the proposals
     print(f"{out}  ({time.perf_counter() - start:.1f} s)")
     if args.proposals is not None:
         report = make_proposals(out, args.data, args.proposals, args.min_coverage,
