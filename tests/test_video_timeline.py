@@ -204,3 +204,109 @@ def test_listed_frame_that_does_not_decode(odd, frames):
         assert len(reader) == 20
         assert np.array_equal(reader[21], ours[19])
     assert len(list((frames / "tail").glob("*.jpg"))) == 20
+
+
+# ---- importers: the displayed size is the GT resolution --------------------------
+def _phone_dataset(odd, tmp_path: Path) -> Path:
+    """A videos folder holding only the issue's phone clip."""
+    videos = tmp_path / "phone_videos"
+    videos.mkdir()
+    (videos / "phone.mp4").write_bytes(odd["rot-90"].read_bytes())
+    return videos
+
+
+def _check_phone_gt(gt_path: Path, out: Path) -> None:
+    from stad_helpers.data.gt import MultiSportsGT
+    from stad_helpers.data.validate import raise_if_invalid
+
+    gt = MultiSportsGT.load(gt_path)
+    (video,) = gt.videos
+    assert tuple(gt.resolution[video]) == (320, 240)  # (h, w) as displayed
+    (tube,) = gt.gttubes[video][0]
+    np.testing.assert_array_equal(tube[:, 0], np.arange(1, 31))
+    np.testing.assert_allclose(tube[0, 1:], [180, 200, 220, 300], atol=0.01)
+    raise_if_invalid(gt.to_dict(), videos_root=out)  # sizes match the video
+    x1, y1, x2, y2 = np.round(tube[0, 1:]).astype(int)
+    with FrameReader(out / "trainval" / f"{video}.mp4") as reader:
+        assert reader[1][y1:y2, x1:x2].min() > 240  # the box covers the white block
+
+
+def test_label_studio_rectangle_on_a_phone_clip(odd, tmp_path):
+    """The issue's rectangle (x 75%, y 62.5%, w 16.667%, h 31.25%, frames 1-30)
+    drawn on the upright picture imports as (180, 200, 220, 300)."""
+    from stad_helpers.annotations import import_annotations
+
+    videos = _phone_dataset(odd, tmp_path)
+    seq = [{"frame": f, "enabled": f < 30, "rotation": 0, "x": 75, "y": 62.5,
+            "width": 16.667, "height": 31.25, "time": f / 30} for f in (1, 30)]
+    region = {"id": "r1", "type": "videorectangle", "from_name": "box",
+              "to_name": "video",
+              "value": {"framesCount": 30, "labels": ["wave"], "sequence": seq}}
+    task = {"id": 1, "data": {"video": "/data/upload/1/0a1b2c3d-phone.mp4"},
+            "annotations": [{"result": [region]}]}
+    src = tmp_path / "ls.json"
+    src.write_text(json.dumps([task]))
+    out = tmp_path / "ds_ls"
+    _check_phone_gt(import_annotations("label-studio", [src], videos, out,
+                                       test_ratio=0.0, progress=False), out)
+
+
+def test_cvat_track_on_a_phone_clip(odd, tmp_path):
+    """CVAT shows (and exports the size of) the upright picture."""
+    from stad_helpers.annotations import import_annotations
+
+    videos = _phone_dataset(odd, tmp_path)
+    boxes = "".join(
+        f'<box frame="{f}" keyframe="1" outside="{int(f == 30)}" occluded="0" '
+        'xtl="180" ytl="200" xbr="220" ybr="300" z_order="0"></box>'
+        for f in (0, 29, 30))
+    xml = f"""<?xml version="1.0" encoding="utf-8"?>
+<annotations><version>1.1</version><meta><task>
+<id>7</id><name>phone</name><size>30</size><mode>interpolation</mode>
+<start_frame>0</start_frame><stop_frame>29</stop_frame>
+<labels><label><name>wave</name><attributes></attributes></label></labels>
+<original_size><width>240</width><height>320</height></original_size>
+</task><source>phone.mp4</source></meta>
+<track id="0" label="wave" source="manual">{boxes}</track></annotations>
+"""
+    src = tmp_path / "cvat.xml"
+    src.write_text(xml)
+    out = tmp_path / "ds_cvat"
+    _check_phone_gt(import_annotations("cvat", [src], videos, out, test_ratio=0.0,
+                                       progress=False), out)
+
+
+def test_label_studio_times_on_a_variable_rate_video(odd, tmp_path):
+    """Label Studio counts frames by time at its framerate (30 here): on a clip of
+    20 frames at 30 fps then 20 at 10 fps, its frame 30 (1.0 s) is the video's
+    frame 24 (shown 0.96-1.06 s) and its 80 frames are the video's 40."""
+    from stad_helpers.annotations import import_annotations
+    from stad_helpers.data.gt import MultiSportsGT
+
+    videos = tmp_path / "vfr_videos"
+    videos.mkdir()
+    (videos / "phone.mp4").write_bytes(odd["vfr"].read_bytes())
+
+    def key(frame, x):
+        return {"frame": frame, "enabled": True, "rotation": 0, "x": x, "y": 10,
+                "width": 20, "height": 50, "time": frame / 30}
+
+    region = {"id": "r1", "type": "videorectangle", "from_name": "box",
+              "to_name": "video",
+              "value": {"framesCount": 80, "labels": ["wave"],
+                        "sequence": [key(1, 10), key(30, 40)]}}
+    task = {"id": 1, "data": {"video": "phone.mp4"},
+            "annotations": [{"result": [region]}]}
+    src = tmp_path / "ls.json"
+    src.write_text(json.dumps([task]))
+    notes: list[str] = []
+    gt = MultiSportsGT.load(import_annotations(
+        "label-studio", [src], videos, tmp_path / "ds", test_ratio=0.0,
+        progress=False, notes=notes))
+    (video,) = gt.videos
+    (tube,) = gt.gttubes[video][0]
+    np.testing.assert_array_equal(tube[:, 0], np.arange(1, 41))  # held to the end
+    np.testing.assert_allclose(tube[0, 1], 0.10 * 160)
+    np.testing.assert_allclose(tube[23:, 1], 0.40 * 160)  # frame 24 on
+    assert tube[22, 1] < 0.40 * 160  # still moving at frame 23
+    assert any("variable frame rate" in line for line in notes)

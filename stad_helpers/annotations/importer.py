@@ -47,7 +47,7 @@ from ..fileio import check_output_dir, replace_output_dir, temp_dir_beside
 from .build import tracks_to_gt
 from .csv_format import DEFAULT_MAX_GAP, iter_csv_sources, read_csv
 from .cvat import iter_xml_sources, read_cvat
-from .label_studio import iter_json_sources, read_label_studio
+from .label_studio import iter_json_sources, read_label_studio, retime_label_studio
 from .labels import LABEL_ID_RULE, choose_labels, read_label_list
 from .merge import merge_sources
 from .tracks import PathLike, Track, VideoAnnotation
@@ -136,6 +136,8 @@ def import_annotations(
     info = probe_all(files, keys, progress)
     tracks: list[Track] = []
     for key in keys:
+        if info[key].variable_frame_rate:  # times -> frames through the timestamps
+            _variable_rate(files[key], by_key[key], info[key], notes)
         for ann in by_key[key]:
             check_against_video(ann, info[key], files[key])
             for track in ann.tracks:
@@ -303,6 +305,22 @@ def _write_dataset(gt: MultiSportsGT, files: dict[str, Path], info: dict,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return layout.gt_file(out_dir)
+
+
+def _variable_rate(path: Path, anns: list[VideoAnnotation], info,
+                   notes: list[str]) -> None:
+    """A video whose frame rate varies: say so, and move the frames of tools
+    that count time (Label Studio) onto its frames (`retime_label_studio`).
+    CVAT and CSV number decoded frames, which need no change."""
+    from ..video import frame_times  # PyAV: heavy
+
+    times = frame_times(path)
+    notes.append(f"warning: {path}: variable frame rate (frames {info.nframes}, "
+                 f"{info.fps:.3g} fps on average); frame numbers are the decoded "
+                 "frames' order, times map to frames through its timestamps")
+    for ann in anns:
+        if ann.tool == "label-studio":
+            notes.append(retime_label_studio(ann, times, info.nframes, path))
 
 
 def place_video(src: Path, dst: Path, info) -> None:

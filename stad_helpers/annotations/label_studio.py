@@ -92,13 +92,14 @@ def read_label_studio(
         results = annotation.get("result") or []
         label_of = {r.get("id"): (r.get("value") or {}).get("labels")
                     for r in results if r.get("type") == "labels"}
-        counts = set()
+        counts, rates = set(), []
         for r in results:
             if r.get("type") != "videorectangle":
                 continue
             value = r.get("value") or {}
             if value.get("framesCount"):
                 counts.add(int(value["framesCount"]))
+            rates += _frame_rates(value)
             labels = value.get("labels") or label_of.get(r.get("id")) or []
             track = _region_track(r, value, labels, idle, video, where)
             if track is not None:
@@ -107,6 +108,7 @@ def read_label_studio(
             ann.nframes = ann.end_frame = max(counts)
             for track in ann.tracks:
                 track.end_frame = ann.end_frame
+        ann.tool_fps = sorted(rates)[len(rates) // 2] if rates else None
         out.append(ann)
     rule = (f"those of annotator {annotator!r}" if annotator is not None else
             "the ground-truth one, else the latest; --annotator to choose")
@@ -207,6 +209,74 @@ def _region_track(r: dict, value: dict, labels: list, idle: set[str], video: str
     return Track(video=video, track_id=str(rid), frames=frames, boxes=boxes,
                  actions=[action] * len(frames), outside=outside, open_end=True,
                  source=where, frame_base=1)
+
+
+def _frame_rates(value: dict) -> list[float]:
+    """Label Studio's framerate as each keyframe of a region shows it: it stores
+    `time = frame / framerate` (frame 1 at 1/framerate s)."""
+    rates = []
+    for k in value.get("sequence") or []:
+        try:
+            frame, time = float(k["frame"]), float(k["time"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if frame > 0 and time > 0:
+            rates.append(frame / time)
+    return rates
+
+
+def retime_label_studio(ann: VideoAnnotation, times, nframes: int,
+                        path: PathLike) -> str:
+    """Move Label Studio's frame numbers onto a variable-rate video's frames.
+
+    Label Studio counts frames by time at its project `framerate` r (the time of
+    frame f is f / r, the end of its interval), which is right only for a video
+    whose frames come every 1/r s. For a video whose rate varies (phones,
+    `video.probe(...).variable_frame_rate`), keyframe f is the frame the video
+    shows at (f - 0.5) / r s (the middle of Label Studio's frame), found through
+    the video's real timestamps (`video.frame_times`, `video.frame_at`); of
+    keyframes that land on one frame the last is kept. The region ends
+    (`framesCount`) move the same way. Changes `ann` in place.
+
+    Args:
+        ann: A Label Studio annotation (`tool_fps` from its keyframes' times).
+        times: `video.frame_times` of the video, `(nframes,)` seconds.
+        nframes: Frames of the video.
+        path: The video, for the note.
+
+    Returns:
+        A line for the import's notes, starting "warning: ".
+    """
+    import numpy as np
+
+    from ..video import frame_at
+
+    rate = ann.tool_fps
+    if not rate:
+        return (f"warning: {ann.where}: {path} has a variable frame rate and the "
+                "export gives no keyframe times; frame numbers used as Label "
+                "Studio counted them (boxes may land on nearby frames)")
+
+    def real(frame: int) -> int:
+        return min(nframes, frame_at(times, (frame - 0.5) / rate))
+
+    for track in ann.tracks:
+        mapped = [real(int(f)) for f in track.frames]
+        last = {m: i for i, m in enumerate(mapped)}  # the last keyframe per frame
+        keep = sorted(last.values(), key=lambda i: mapped[i])
+        track.frames = np.asarray([mapped[i] for i in keep], np.int64)
+        track.boxes = track.boxes[keep]
+        track.outside = track.outside[keep]
+        track.actions = [track.actions[i] for i in keep]
+        if track.end_frame is not None:
+            track.end_frame = real(track.end_frame)
+    if ann.end_frame is not None:
+        ann.end_frame = real(ann.end_frame)
+    if ann.nframes is not None:
+        ann.nframes = real(ann.nframes)
+    return (f"warning: {ann.where}: {path} has a variable frame rate; Label Studio's "
+            f"frames (counted at {rate:g} fps) were moved to the video's frames "
+            "through its timestamps")
 
 
 def export_label_studio(

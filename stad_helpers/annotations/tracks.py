@@ -98,6 +98,7 @@ class VideoAnnotation:
     segment: tuple[int, int] | None = None  # 1-based first, last frame of a CVAT
     job: bool = False  # task or job export; a job (jobs of one task overlap)
     end_frame: int | None = None  # 1-based last frame the export covers
+    tool_fps: float | None = None  # Label Studio: its framerate (frame / time)
 
 
 @dataclass
