@@ -16,6 +16,15 @@ the annotation marked ground truth, else the latest (`updated_at`, else
 latest (matched against the user id, email or name in `completed_by`; tasks it
 did not annotate are left out). The choice is reported in the import's summary.
 
+Both JSON exports are read: "JSON" (tasks, each with `data` and `annotations`
+whose `result` holds `videorectangle` regions) and "JSON-MIN" (one flat record
+per annotation: the task's data fields such as `video`, the task `id`, and per
+control tag its region values, e.g. `box: [{framesCount, sequence, labels}]`,
+plus `annotator`, `annotation_id`, `created_at`, `updated_at`; written by
+label-studio-converter's `convert_to_json_min`). JSON-MIN records are turned
+back into tasks (records of one task id are its annotations), so both give the
+same GT; JSON-MIN keeps no region ids, so tracks are numbered in file order.
+
 Label Studio turns time into frames with the `framerate` of the project's
 `<Video>` tag (default 24): when that differs from the video's, every frame number
 is off. The import checks each region's `framesCount` against the video.
@@ -70,6 +79,10 @@ def read_label_studio(
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StadError(f"cannot read Label Studio JSON ({exc})", path) from None
     tasks = raw if isinstance(raw, list) else [raw]
+    if is_json_min(tasks):
+        tasks = tasks_from_json_min(tasks, path)
+        notes.append(f"{path}: read as a Label Studio JSON-MIN export "
+                     f"({len(tasks)} task(s))")
     idle = {no_action if no_action is not None else IDLE_LABEL, ""}
     out = []
     several, missing = [], []
@@ -121,6 +134,85 @@ def read_label_studio(
                      f"annotation by {annotator!r} and are left out: task "
                      + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
     return out, None
+
+
+# Keys label-studio-converter's `convert_to_json_min` adds to a record besides the
+# task's data and the control tags' values.
+_MIN_META = ("id", "annotator", "annotation_id", "created_at", "updated_at",
+             "lead_time", "agreement")
+
+
+def _min_regions(value: object) -> list[dict] | None:
+    """The video rectangle values of a JSON-MIN field, or None if it holds none
+    (one region may be written bare instead of in a one-item list)."""
+    items = value if isinstance(value, list) else [value]
+    if items and all(isinstance(v, dict) and isinstance(v.get("sequence"), list)
+                     for v in items):
+        return items
+    return None
+
+
+def is_json_min(tasks: list) -> bool:
+    """True when `tasks` (a parsed export) are JSON-MIN records, not JSON tasks.
+
+    JSON tasks carry `data` and `annotations` (or the older `completions`);
+    JSON-MIN records carry neither, but region values (dicts with a `sequence`)
+    under a control tag's name, or the `annotator`/`annotation_id` it adds.
+    """
+    records = [t for t in tasks if isinstance(t, dict)]
+    if not records or any({"data", "annotations", "completions"} & t.keys()
+                          for t in records):
+        return False
+    return any(_min_regions(v) is not None or "annotation_id" in t
+               for t in records for v in t.values())
+
+
+def tasks_from_json_min(records: list, path: PathLike) -> list[dict]:
+    """JSON-MIN records -> tasks as the JSON export writes them.
+
+    Each record is one annotation of the task named by its `id`: its fields that
+    hold region values become `videorectangle` results (region ids
+    `<field>-<n>`, in file order), the others the task's `data`; `annotator`,
+    `created_at`, `updated_at` become the annotation's `completed_by`, ...
+    A record with neither regions nor `annotation_id` is a task not annotated.
+
+    Args:
+        records: The parsed JSON-MIN file (a list of objects).
+        path: The file, for messages.
+
+    Returns:
+        Tasks `{"id", "data", "annotations": [{"result", "completed_by",
+        "created_at", "updated_at", "id"}]}`, in order of first appearance.
+
+    Raises:
+        StadError: A record that is not an object.
+    """
+    tasks: dict[object, dict] = {}
+    for ri, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise StadError(f"record {ri}: expected an object, got "
+                            f"{type(rec).__name__}", path)
+        task_id = rec.get("id", f"record {ri}")
+        data, results = {}, []
+        for name, value in rec.items():
+            if name in _MIN_META:
+                continue
+            regions = _min_regions(value)
+            if regions is None:
+                data[name] = value
+                continue
+            results += [{"id": f"{name}-{k}", "type": "videorectangle",
+                         "from_name": name, "value": region}
+                        for k, region in enumerate(regions)]
+        task = tasks.setdefault(task_id, {"id": task_id, "data": data,
+                                          "annotations": []})
+        if results or "annotation_id" in rec:
+            task["annotations"].append(
+                {"result": results, "completed_by": rec.get("annotator"),
+                 "created_at": rec.get("created_at"),
+                 "updated_at": rec.get("updated_at"),
+                 "id": rec.get("annotation_id")})
+    return list(tasks.values())
 
 
 def _pick_annotation(task: dict, annotator: str | None = None

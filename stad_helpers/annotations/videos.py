@@ -10,11 +10,21 @@ root works as a videos folder); characters other than letters, digits and `.-_`
 in names become `_` (`safe_name`). `check_against_video` compares what the tool
 saw (size, frame count) with the video file.
 
+Label Studio renames an upload: `My clip (1).mp4` is stored as
+`<8 hex>-My_clip_1.mp4` (`upload_name_generator` in Label Studio's
+`data_import/models.py` prefixes `uuid4()[:8]-`, and Django's file storage
+passes the name through `django.utils.text.get_valid_filename`: spaces become
+`_`, characters other than letters, digits, `-`, `_`, `.` are dropped). So a
+name with that prefix is also matched against the user's file names put through
+the same rule (`label_studio_upload_name`). When nothing matches, the error
+lists the closest file names (difflib).
+
 Used in: 05_your_own_data (through `import_annotations`).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import urllib.parse
 from collections.abc import Sequence
@@ -49,6 +59,7 @@ class VideoIndex:
         skip = Path(exclude).resolve() if exclude is not None else None
         self.files: list[Path] = []
         self._lookup: dict[str, list[Path]] = {}
+        self._uploads: dict[str, list[Path]] = {}  # by Label Studio's upload name
         for p in sorted(self.root.rglob("*")):
             rel = p.relative_to(self.root)
             if (p.suffix.lower() not in VIDEO_EXTS or not p.is_file()
@@ -61,6 +72,9 @@ class VideoIndex:
                 suffix = "/".join(parts[-k:])
                 for s in {suffix, suffix[: -len(p.suffix)]}:
                     self._lookup.setdefault(s, []).append(p)
+            upload = label_studio_upload_name(p.name)
+            for s in {upload, upload[: -len(p.suffix)]}:
+                self._uploads.setdefault(s, []).append(p)
         if not self.files:
             raise StadError(f"no videos ({', '.join(VIDEO_EXTS)}) in the folder",
                             self.root)
@@ -76,15 +90,20 @@ class VideoIndex:
     def find(self, names: Sequence[str], where: str) -> Path:
         """The one video file that `names` (tried in order) refer to.
 
+        A Label Studio upload name (`1a2b3c4d-My_clip_1.mp4`) that names no
+        file as it is is matched against the files' names as Label Studio
+        renames them (`label_studio_upload_name`).
+
         Args:
             names: Candidate names (a key 'sport/name', a file name, a URL's
                 last part, ...), tried in order.
             where: The annotation's place, for messages.
 
         Raises:
-            StadError: A name matches several videos, or none matches any.
+            StadError: A name matches several videos, or none matches any (the
+                message lists the closest file names).
         """
-        tried, ambiguous = [], []
+        tried, ambiguous, uploads = [], [], []
         for name in names:
             for cand in _candidates(name):
                 hits = sorted(set(self._lookup.get(cand, [])))
@@ -93,13 +112,36 @@ class VideoIndex:
                 if hits:
                     ambiguous.append((cand, hits))
                 tried.append(cand)
+            uploads += _upload_candidates(name)
+        for cand in [] if ambiguous else uploads:
+            hits = sorted(set(self._uploads.get(cand, [])))
+            if len(hits) == 1:
+                return hits[0]
+            if hits:
+                ambiguous.append((cand, hits))
         if ambiguous:
             cand, hits = ambiguous[0]
             raise StadError(f"{where}: {cand!r} matches several videos in "
                             f"{self.root}: {', '.join(map(str, hits[:5]))}")
         raise StadError(f"{where}: no video in {self.root} matches "
                         + (", ".join(map(repr, dict.fromkeys(tried)))
-                           or "(the file names no video)"))
+                           or "(the file names no video)")
+                        + self._close_to(uploads[:1] or tried[:1]))
+
+    def _close_to(self, wanted: list[str]) -> str:
+        """'; closest: ...' with the file names most like `wanted[0]`, or ''."""
+        if not wanted:
+            return ""
+        target = PurePosixPath(wanted[0]).name.lower()
+        names = {}
+        for p in self.files:
+            rel = p.relative_to(self.root).as_posix()
+            for form in (p.name, label_studio_upload_name(p.name)):
+                names.setdefault(form.lower(), rel)
+        close = difflib.get_close_matches(target, list(names), n=3, cutoff=0.5)
+        if not close:
+            return ""
+        return "; closest: " + ", ".join(dict.fromkeys(names[c] for c in close))
 
 
 def safe_name(name: str) -> str:
@@ -111,14 +153,40 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("_")
 
 
-def _candidates(name: str) -> list[str]:
-    """Ways to look `name` (a path, file name or URL) up, most specific first."""
+def label_studio_upload_name(name: str) -> str:
+    """The name Label Studio stores an uploaded file `name` under, less its
+    `<8 hex>-` prefix: Django's `get_valid_filename` (spaces -> `_`, then every
+    character other than a letter, digit, `-`, `_` or `.` dropped).
+
+    `"My clip (1).mp4"` -> `"My_clip_1.mp4"`.
+    """
+    return re.sub(r"[^-\w.]", "", name.strip().replace(" ", "_"))
+
+
+def _path_text(name: str) -> str:
+    """The path a name means: a URL's path (or Label Studio's `?d=` local file),
+    unquoted, `/`-separated, without leading or trailing `/`."""
     text = name.strip().replace("\\", "/")
     if "://" in text or "?" in text:
         parsed = urllib.parse.urlparse(text)
         query = urllib.parse.parse_qs(parsed.query)
         text = query["d"][0] if "d" in query else parsed.path
-    text = urllib.parse.unquote(text).strip("/")
+    return urllib.parse.unquote(text).strip("/")
+
+
+def _upload_candidates(name: str) -> list[str]:
+    """`name`'s file name without Label Studio's upload prefix (and without its
+    extension), or [] when it has no such prefix."""
+    base = PurePosixPath(_path_text(name)).name
+    if not _LS_UPLOAD_PREFIX.match(base):
+        return []
+    stripped = PurePosixPath(base[9:])
+    return list(dict.fromkeys(c for c in (str(stripped), stripped.stem) if c))
+
+
+def _candidates(name: str) -> list[str]:
+    """Ways to look `name` (a path, file name or URL) up, most specific first."""
+    text = _path_text(name)
     if not text:
         return []
     out = []
