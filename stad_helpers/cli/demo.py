@@ -2,12 +2,15 @@
 
 Detects people, recognizes their actions, and writes an H.264 mp4 with boxes and
 labels plus OUT.json with every output frame's boxes, labels and scores. Thin
-layer over `stad_helpers.demo.demo`.
+layer over `stad_helpers.demo.demo`; with several videos, a folder or a glob
+(`stad demo VIDEO... OUT_DIR`) over `stad_helpers.demo.demo_many`: one mp4 + JSON
+per video and OUT_DIR/index.json, `--workers` processes, sharded under torchrun.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from ._common import (
     add_cfg_options,
     existing_dir,
     existing_file,
+    existing_path,
     file_or_url,
     parse_cfg_options,
     positive_float,
@@ -24,12 +28,19 @@ from ._common import (
 )
 
 
+def video_source(text: str) -> str:
+    """A video file, a folder of videos, or a glob pattern (checked later)."""
+    return text if glob.has_magic(text) else str(existing_path(text))
+
+
 def register(sub) -> None:
     p = sub.add_parser("demo", help="annotate a video with people and their actions")
-    p.add_argument("video", metavar="VIDEO", type=existing_file,
-                   help="input video (any mp4)")
-    p.add_argument("out", metavar="OUT.mp4", type=Path,
-                   help="annotated video (OUT.json gets the detections)")
+    p.add_argument("videos", metavar="VIDEO", nargs="+", type=video_source,
+                   help="input video (any mp4); several, a folder (searched "
+                        "recursively) or a quoted glob ('videos/*.mp4') for many")
+    p.add_argument("out", metavar="OUT", type=Path,
+                   help="OUT.mp4 for one video (OUT.json gets the detections); a "
+                        "folder for many: one mp4 + JSON per video and index.json")
     p.add_argument("--config", required=True, type=existing_file,
                    help="action detector config")
     p.add_argument("--checkpoint", required=True, type=file_or_url,
@@ -57,25 +68,55 @@ def register(sub) -> None:
     p.add_argument("--data", type=existing_dir, metavar="DIR",
                    help="the dataset the action model was trained on (--data of "
                         "`stad train action`): its classes and label names")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="processes on this machine for many videos, each loading "
+                        "the models once (default: 1; under torchrun: per rank)")
     add_cfg_options(p, help="override action config settings (MMEngine's syntax)")
     p.set_defaults(func=_demo)
 
 
+def _one_video(args: argparse.Namespace) -> bool:
+    """One video to OUT.mp4 (the classic form), or many to the folder OUT."""
+    from ..errors import StadError
+
+    (only, *more) = args.videos
+    single = not more and Path(only).is_file()
+    folder = args.out.is_dir() or args.out.suffix == "" or str(args.out).endswith(
+        ("/", "\\"))
+    if single and not folder:
+        return True
+    if not folder:
+        raise StadError("OUT must be a folder when the demo takes several videos, "
+                        "a folder or a glob (one mp4 + JSON per video inside)",
+                        args.out)
+    return False
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ..action import data_options
-    from ..demo import demo
+    from ..demo import demo, demo_many
+    from ..distributed import dist_env
     from ..train import resolve_device
 
     options = data_options(args.data) if args.data is not None else {}
     options.update(parse_cfg_options(args.cfg_options))
-    start = time.perf_counter()
-    mp4, json_path = demo(
-        args.video, args.out, args.config, args.checkpoint, args.det_config,
-        args.det_checkpoint, det_score_thr=args.det_score_thr,
-        action_score_thr=args.action_score_thr, label_map=args.label_map,
-        predict_stepsize=args.predict_stepsize,
+    settings = dict(
+        det_score_thr=args.det_score_thr, action_score_thr=args.action_score_thr,
+        label_map=args.label_map, predict_stepsize=args.predict_stepsize,
         output_stepsize=args.output_stepsize, output_fps=args.output_fps,
         device=resolve_device(args.device), cfg_options=options)
-    print(f"{mp4}  ({time.perf_counter() - start:.1f} s)")
-    print(json_path)
+    models = (args.config, args.checkpoint, args.det_config, args.det_checkpoint)
+    start = time.perf_counter()
+    rank = dist_env()[0]
+    if _one_video(args):
+        if rank != 0:  # under torchrun one video is rank 0's alone
+            return 0
+        mp4, json_path = demo(args.videos[0], args.out, *models, **settings)
+        print(f"{mp4}  ({time.perf_counter() - start:.1f} s)")
+        print(json_path)
+        return 0
+    index = demo_many(args.videos, args.out, *models, workers=args.workers,
+                      **settings)
+    if rank == 0:
+        print(f"{index}  ({time.perf_counter() - start:.1f} s)")
     return 0

@@ -11,7 +11,7 @@ rank 0 writes the index. One progress bar counts the frames of all videos.
 
 The index (`index.json` in the output folder) lists, in input order, every
 video with its outputs (paths relative to the folder), frames, people (distinct
-track ids) and seconds.
+track ids), seconds and the rank that did it.
 
 Used in: 04_inference_demo; the README's "More than one machine".
 """
@@ -260,8 +260,9 @@ def demo_many(
     Each video's outputs are `OUT_DIR/<name>.mp4` and `.json` (`output_names`),
     exactly what `demo(video, that mp4, ...)` writes; `OUT_DIR/index.json`
     lists them (`{"format": "stad-demo-index", "version": 1, "videos": [{"video",
-    "mp4", "json", "frames", "people", "seconds"}], "frames", "people",
-    "seconds"}`, output paths relative to `OUT_DIR`, `seconds` wall-clock). The
+    "mp4", "json", "frames", "people", "seconds", "rank"}], "frames", "people",
+    "seconds"}`, output paths relative to `OUT_DIR`, `seconds` wall-clock,
+    `rank` the torchrun process that did the video, 0 outside torchrun). The
     models are loaded once per process: `workers` processes on this machine
     (spawned; each loads both models and gets its share of the CPU threads),
     and under `torchrun` each rank takes a shard of about the same number of
@@ -344,24 +345,25 @@ def demo_many(
         else:
             results = _run_pool(settings, jobs, output_stepsize, output_fps, bar,
                                 min(workers, len(jobs)))
-    results = dict(_gather(results, world_size))
+    results = {i: (out, rank) for i, out in results}
+    results = dict(_gather(list(results.items()), world_size))
     if rank == 0:
         _write_index(index, found, results, time.perf_counter() - start)
     return index
 
 
-def _write_index(index: Path, videos: list[Path], results: dict[int, DemoOutput],
-                 seconds: float) -> Path:
+def _write_index(index: Path, videos: list[Path],
+                 results: dict[int, tuple[DemoOutput, int]], seconds: float) -> Path:
     root = index.parent
     entries = []
     for i, video in enumerate(videos):
-        out = results[i]
+        out, rank = results[i]
         entries.append({
             "video": str(video),
             "mp4": Path(os.path.relpath(out.mp4, root)).as_posix(),
             "json": Path(os.path.relpath(out.json, root)).as_posix(),
             "frames": out.frames, "people": out.people,
-            "seconds": round(out.seconds, 3)})
+            "seconds": round(out.seconds, 3), "rank": rank})
     return dump_json({
         "format": INDEX_FORMAT, "version": INDEX_VERSION, "videos": entries,
         "frames": sum(e["frames"] for e in entries),
