@@ -121,6 +121,29 @@ def test_every_reader_agrees_with_decord(odd, frames, rotation):
     assert _block(jpg) == _block(theirs[4])
 
 
+def test_annotated_clip_and_person_detection_frames_are_upright(odd, tmp_path):
+    """The other readers go through `iter_frames`: the annotated clip is written
+    at the displayed size, the detector's video frames are upright."""
+    from stad_helpers.person_detection import _video_frames
+    from stad_helpers.viz.clip import write_annotated_clip
+
+    out = write_annotated_clip(odd["rot-90"], tmp_path / "clip.mp4", end=3,
+                               progress=False)
+    info = probe(out)
+    assert (info.nframes, info.height, info.width, info.rotation) == (3, 320, 240, 0)
+    assert _block(next(iter_frames(out))) == (180, 200, 220, 300)
+
+    class _GT:  # what _video_frames reads of a MultiSportsGT
+        nframes = {"odd/rotm90": 30}
+
+    data_root = tmp_path / "data"
+    (data_root / "trainval" / "odd").mkdir(parents=True)
+    (data_root / "trainval" / "odd" / "rotm90.mp4").write_bytes(
+        odd["rot-90"].read_bytes())
+    first = next(_video_frames(_GT(), data_root, ["odd/rotm90"]))
+    assert first.index == 1 and _block(first.image) == (180, 200, 220, 300)
+
+
 def test_rotation_not_a_multiple_of_90_is_refused(tmp_path):
     with pytest.raises(StadError, match="45 degrees"):
         upright(np.zeros((4, 6, 3), np.uint8), 45)
