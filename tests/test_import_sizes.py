@@ -90,6 +90,17 @@ def test_odd_size_import_keeps_size_and_validates(tmp_path, size, capsys):
         assert want[-1, w // 2, 1] > 230 and abs(int(want[h // 2, -1, 1]) - 160) < 24
     assert i == NFRAMES - 1
 
+    # Rawframes (`stad convert frames`) have the annotated size too.
+    from PIL import Image
+
+    from stad_helpers.convert.frames import extract_frames
+
+    extract_frames(out, tmp_path / "rawframes", workers=1, progress=False)
+    jpgs = sorted((tmp_path / "rawframes").rglob("*.jpg"))
+    assert len(jpgs) == NFRAMES
+    with Image.open(jpgs[-1]) as image:
+        assert image.size == (w, h)
+
     decord = pytest.importorskip("decord")  # the training reader agrees
     reader = decord.VideoReader(str(mp4))
     assert len(reader) == NFRAMES
