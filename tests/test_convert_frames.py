@@ -336,3 +336,29 @@ def test_plane_path_ok_needs_even_sizes_and_bt601():
     assert not plane_path_ok(tagged)
     tagged.colorspace = 6  # SMPTE 170M: BT.601
     assert plane_path_ok(tagged)
+
+
+def test_trimmed_video_extracts_the_shown_frames_in_chunks(tmp_path):
+    """A stream copy whose edit list hides its first 10 frames (issue 14): 190 of
+    the 200 coded frames are written, `00001.jpg` grey 40 (coded frame 10), and
+    chunks cut at keyframes give the same bytes as one pass."""
+    from _odd_videos import GREY_STEP, grey_clip, trimmed_clip
+
+    root = tmp_path / "videos"
+    (root / "cut").mkdir(parents=True)
+    src = grey_clip(tmp_path / "grey.mp4", nframes=200, gop=30)
+    video = trimmed_clip(src, root / "cut" / "trim.mp4", discard=10)
+    index = _index_video(str(video))
+    assert index.nframes == 190 and len(index.keyframes) >= 4
+    one, many = tmp_path / "one", tmp_path / "many"
+    extract_frames(root, one, workers=1, progress=False)
+    extract_frames(root, many, workers=2, progress=False)  # 1 video -> chunks
+    names = _jpgs(one / "cut/trim")
+    assert names == _jpgs(many / "cut/trim") and len(names) == 190
+    greys = [cv2.imread(str(one / "cut/trim" / n), 0).mean() for n in names]
+    want = GREY_STEP * np.arange(10, 200) % 256
+    assert np.abs(np.array(greys) - want).max() <= 1.5
+    for name in names:
+        assert (one / "cut/trim" / name).read_bytes() == \
+            (many / "cut/trim" / name).read_bytes(), name
+    assert json.loads((one / "cut/trim" / MARKER).read_text())["frames"] == 190
