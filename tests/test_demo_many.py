@@ -213,6 +213,23 @@ def test_stad_demo_with_a_glob_and_two_workers(root, tiny_action_data,
         assert abs(x.action_scores - y.action_scores).max() <= 2e-3
 
 
+@pytest.mark.slow
+def test_a_worker_names_a_bad_checkpoint(root, two_videos, tmp_path):
+    """A worker process that cannot load the models says why, as one process
+    would (not "a process terminated abruptly")."""
+    folder, videos = two_videos
+    missing = tmp_path / "gone.pth"
+    with pytest.raises(StadError, match="gone.pth") as info:
+        demo_many(videos, tmp_path / "out", root / ACTION_CONFIG, missing,
+                  root / DET_CONFIG, missing, progress=False, workers=2,
+                  device="cpu")
+    with pytest.raises(StadError) as alone:
+        demo_many(videos, tmp_path / "out", root / ACTION_CONFIG, missing,
+                  root / DET_CONFIG, missing, progress=False, device="cpu")
+    assert str(info.value) == str(alone.value)
+    assert not (tmp_path / "out" / INDEX_FILE).exists()
+
+
 # ---------------------------------------------------------------------------
 # Under torchrun: 2 processes write what 1 writes
 # ---------------------------------------------------------------------------

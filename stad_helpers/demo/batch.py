@@ -153,14 +153,19 @@ def _init_worker(settings: dict[str, Any], ticks, threads: int) -> None:
     from .runner import Demo
 
     torch.set_num_threads(threads)
-    _WORKER["demo"] = Demo(**settings)
     _WORKER["ticks"] = ticks
+    try:
+        _WORKER["demo"] = Demo(**settings)
+    except Exception as exc:  # raised again by each job: the pool stays usable
+        _WORKER["error"] = exc
 
 
 def _work(job: tuple[int, str, str, int, float | None]) -> tuple[int, DemoOutput]:
     from .writer import write_video
 
     i, video, out_mp4, output_stepsize, output_fps = job
+    if "error" in _WORKER:  # a bad config or checkpoint: the user's message
+        raise _WORKER["error"]
     ticks = _WORKER["ticks"]
     return i, write_video(_WORKER["demo"], video, out_mp4, output_stepsize,
                           output_fps, progress=False, on_frame=ticks.put)
@@ -302,7 +307,9 @@ def demo_many(
         StadError: No videos (an empty folder or pattern, a missing path), an
             unreadable video, a bad setting (`workers < 1`, a step < 1, a
             threshold outside [0, 1]), an unreadable config, checkpoint or
-            label map, or an output that would replace an input.
+            label map, or an output that would replace an input; under torchrun,
+            on every rank when one rank failed (no index is written; the videos
+            done stay, each whole).
     """
     from tqdm.auto import tqdm
 
@@ -325,7 +332,7 @@ def demo_many(
     frames = [probe(v, exact=False).nframes for v in found]
 
     rank, world_size, local_rank = dist_env()
-    if device is None and world_size > 1:
+    if device in (None, "cuda") and world_size > 1:  # one GPU per rank
         import torch
 
         device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
@@ -338,17 +345,32 @@ def demo_many(
                     cfg_options=cfg_options, det_cat_id=det_cat_id)
     start = time.perf_counter()
     desc = "demo" if world_size == 1 else f"demo (rank 0 of {world_size})"
-    with tqdm(total=sum(frames[i] for i in mine) or None, desc=desc, unit="frame",
-              disable=not progress or rank != 0) as bar:
-        if workers == 1 or len(jobs) <= 1:
-            results = _run_here(settings, jobs, output_stepsize, output_fps, bar)
-        else:
-            results = _run_pool(settings, jobs, output_stepsize, output_fps, bar,
-                                min(workers, len(jobs)))
-    results = {i: (out, rank) for i, out in results}
-    results = dict(_gather(list(results.items()), world_size))
+    results: list = []
+    failure: BaseException | None = None
+    try:
+        with tqdm(total=sum(frames[i] for i in mine) or None, desc=desc,
+                  unit="frame", disable=not progress or rank != 0) as bar:
+            if workers == 1 or len(jobs) <= 1:
+                results = _run_here(settings, jobs, output_stepsize, output_fps, bar)
+            else:
+                results = _run_pool(settings, jobs, output_stepsize, output_fps, bar,
+                                    min(workers, len(jobs)))
+    except Exception as exc:
+        if world_size == 1:
+            raise
+        failure = exc  # the other ranks must still meet this one, then stop too
+    gathered = _gather([(rank, str(failure) if failure else None,
+                         [(i, out) for i, out in results])], world_size)
+    if failure is not None:
+        raise failure
+    failed = [(r, message) for r, message, _ in gathered if message is not None]
+    if failed:
+        r, message = failed[0]
+        raise StadError(f"rank {r} of {world_size} failed, no index written: "
+                        f"{message}")
+    done = {i: (out, r) for r, _, part in gathered for i, out in part}
     if rank == 0:
-        _write_index(index, found, results, time.perf_counter() - start)
+        _write_index(index, found, done, time.perf_counter() - start)
     return index
 
 
