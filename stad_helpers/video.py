@@ -189,8 +189,9 @@ def frame_times(path: PathLike) -> np.ndarray:
     with _open_video(path) as (container, stream):
         pts = []
         try:
+            holds_picture = _picture_test(stream)
             for packet in container.demux(stream):
-                if packet.size and not packet.is_discard:
+                if packet.size and not packet.is_discard and holds_picture(packet):
                     pts.append(packet.pts)
         except _AV_ERRORS as exc:
             raise StadError(f"cannot read frame {len(pts) + 1} ({_reason(exc)})",
@@ -223,9 +224,9 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
     """Frame count, size and frame rate of a video, raising `StadError` if unreadable.
 
     With `exact` the frames are counted by demuxing every video packet (fast:
-    only the first frame and the last GOP are decoded, for the rotation and for
-    packets at the end that hold no frame), so a truncated or re-muxed file
-    reports what it really holds; a packet cut short by truncation, or fewer
+    only the first frame is decoded, for the rotation; packets an edit list
+    discards or that hold no picture are not frames), so a truncated or re-muxed
+    file reports what it really holds; a packet cut short by truncation, or fewer
     packets than the container's own index declares, is an error rather than a
     silently wrong count. Without `exact` the
     count comes from the header (instant, but trusts the file).
@@ -260,7 +261,8 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
             width, height = _displayed(*coded, rotation)
             return VideoInfo(declared, height, width, fps, rotation)
         packets = count = 0  # all frames in the file / those shown (not discarded)
-        shown_pts, rotation, last_key = [], None, None
+        shown_pts, rotation = [], None
+        holds_picture = _picture_test(stream)
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:  # the flush packet at the end of the stream
@@ -273,11 +275,10 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
                         + " (file truncated or corrupt)",
                         path,
                     )
-                if not packet.is_discard:  # e.g. cut by an mp4 edit list
+                # Not a frame: cut by an mp4 edit list, or no picture in it.
+                if not packet.is_discard and holds_picture(packet):
                     count += 1
                     shown_pts.append(packet.pts)
-                    if packet.is_keyframe:
-                        last_key = packet.pts
                 if rotation is None:  # decode until the first frame comes out
                     rotation = _first_rotation(packet.decode(), path)
         except _AV_ERRORS as exc:
@@ -290,9 +291,6 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
         if rotation is None:  # the decoder held its frames back: flush it
             rotation = _first_rotation(stream.decode(None), path) or 0
         width, height = _displayed(*coded, rotation)
-        count -= _undecodable_tail(container, stream, shown_pts, last_key)
-        if count <= 0:
-            raise StadError("no frame of the video decodes", path)
         varies = False
         if base and None not in shown_pts:
             ticks = np.sort(np.asarray(shown_pts, np.int64))
@@ -303,28 +301,34 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
         return VideoInfo(count, height, width, fps, rotation, varies)
 
 
-def _undecodable_tail(container, stream, shown_pts: list, last_key) -> int:
-    """How many of the last frames the file lists do not decode (0 mostly).
+def _picture_test(stream):
+    """`holds(packet) -> bool`: False for a packet that holds no picture.
 
-    Decodes from the last keyframe to the end (one GOP): a file can list more
-    frames than decode (a player's slider that reaches 456 where 455 decode);
-    the frames counted are those that decode.
+    A file can list more frames than decode (a player's slider that reaches 456
+    where 455 decode): in mp4/mkv, H.264 and HEVC packets are NAL units behind
+    length prefixes, and a packet of only parameter sets, SEI or delimiters
+    (no VCL unit) gives no frame. Checked from the bytes (no decoding, ~1 us a
+    packet); other codecs and Annex-B streams count every packet.
     """
-    if last_key is None or None in shown_pts:
-        return 0
-    expected = sum(1 for p in shown_pts if p >= last_key)
-    got = 0
-    try:
-        container.seek(last_key, stream=stream, backward=True)
-        for packet in container.demux(stream):
-            try:  # a packet that holds no picture is refused: not a frame
-                frames = packet.decode()
-            except av.error.InvalidDataError:
-                continue
-            got += sum(1 for f in frames if f.pts is not None and f.pts >= last_key)
-    except _AV_ERRORS:
-        return 0  # decoding errors are reported by whoever decodes
-    return max(0, expected - got)
+    ctx = stream.codec_context
+    extra = bytes(ctx.extradata or b"")
+    if ctx.name == "h264" and len(extra) > 4 and extra[0] == 1:  # avcC
+        size, vcl = (extra[4] & 3) + 1, lambda b: 1 <= (b & 0x1F) <= 5
+    elif ctx.name == "hevc" and len(extra) > 21 and extra[0] == 1:  # hvcC
+        size, vcl = (extra[21] & 3) + 1, lambda b: (b >> 1) & 0x3F < 32
+    else:
+        return lambda packet: True
+
+    def holds(packet) -> bool:
+        data = memoryview(packet)
+        i, n = 0, len(data)
+        while i + size < n:
+            if vcl(data[i + size]):
+                return True
+            i += size + int.from_bytes(data[i:i + size], "big")
+        return False  # parameter sets, SEI, delimiters only
+
+    return holds
 
 
 def _check_complete(path: PathLike, packets: int, declared: int) -> None:

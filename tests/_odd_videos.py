@@ -31,8 +31,9 @@ GREY_STEP = 4
 BLOCK = (200, 20, 300, 60)  # x1, y1, x2, y2 in coded pixels
 
 
-def _encoder(container, width: int, height: int, rate, gop: int):
-    stream = container.add_stream("libx264", rate=rate)
+def _encoder(container, width: int, height: int, rate, gop: int,
+             codec: str = "libx264"):
+    stream = container.add_stream(codec, rate=rate)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     # Near-lossless, no B-frames: grey levels survive to +-1.
     stream.options = {"crf": "1", "g": str(gop), "keyint_min": str(gop),
@@ -64,14 +65,16 @@ def rotated_clip(path: Path, rotation: int, nframes: int = 30,
 
 def grey_clip(path: Path, nframes: int = 60, size: tuple[int, int] = (160, 120),
               fps: int = 30, gop: int = 600,
-              durations: Sequence[int] | None = None) -> Path:
+              durations: Sequence[int] | None = None,
+              codec: str = "libx264") -> Path:
     """H.264 mp4 whose frame i (0-based) is grey `GREY_STEP * i`; one keyframe
     unless `gop` is smaller. `durations`: each frame's duration in ms (a
-    variable frame rate; time base 1/1000), else a constant `fps`."""
+    variable frame rate; time base 1/1000), else a constant `fps`. `codec`:
+    `"libx265"` for HEVC."""
     w, h = size
     rate = Fraction(fps) if durations is None else Fraction(1000)
     with av.open(str(path), "w", format="mp4") as container:
-        stream = _encoder(container, w, h, rate, gop)
+        stream = _encoder(container, w, h, rate, gop, codec)
         if durations is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         pts = 0
@@ -147,7 +150,9 @@ def tail_clip(src: Path, dst: Path) -> Path:
             last = (packet.pts, packet.dts, packet.duration)
             packet.stream = out_stream
             out.mux(packet)
-        extra = av.Packet(b"\x00\x00\x00\x02\x09\xf0")  # AVCC: length 2, AUD NAL
+        hevc = in_stream.codec_context.name == "hevc"  # an access unit delimiter
+        extra = av.Packet(b"\x00\x00\x00\x03\x46\x01\x50" if hevc
+                          else b"\x00\x00\x00\x02\x09\xf0")  # length-prefixed
         extra.pts, extra.dts = last[0] + last[2], last[1] + last[2]
         extra.duration, extra.time_base = last[2], in_stream.time_base
         extra.stream = out_stream

@@ -213,20 +213,48 @@ def test_variable_frame_rate_is_flagged_and_timed(odd):
 
 
 def test_listed_frame_that_does_not_decode(odd, frames):
-    """21 frames listed, 20 decode: the count is what decodes, the player's
-    slider ends at 20 and asking for 21 gives frame 20 instead of an error."""
+    """21 frames listed, 20 decode: the count is what decodes, and the player's
+    slider (`len(FrameReader)`) ends at 20."""
     path = odd["tail"]
     import av
 
     with av.open(str(path)) as container:
         assert container.streams.video[0].frames == 21
     assert probe(path).nframes == 20
+    assert len(frame_times(path)) == 20
     ours = list(iter_frames(path))
     assert len(ours) == 20
     with FrameReader(path) as reader:
         assert len(reader) == 20
-        assert np.array_equal(reader[21], ours[19])
+        assert np.array_equal(reader[20], ours[19])
     assert len(list((frames / "tail").glob("*.jpg"))) == 20
+
+
+def test_hevc_packet_without_a_picture_is_not_a_frame(tmp_path):
+    src = grey_clip(tmp_path / "hevc.mp4", nframes=12, codec="libx265")
+    path = tail_clip(src, tmp_path / "hevc_tail.mp4")
+    assert probe(path).nframes == 12
+    ours = list(iter_frames(path))
+    assert len(ours) == 12
+    with FrameReader(path) as reader:
+        assert len(reader) == 12
+        assert np.array_equal(reader[12], ours[11])
+
+
+def test_player_holds_the_last_frame_when_decoding_ends_early(odd, monkeypatch):
+    """Whatever else makes a file list more frames than decode (here: the
+    packet check switched off), asking past the end gives the last decodable
+    frame and the reader's length shrinks to it; no "video ends before" error."""
+    import stad_helpers.video as video_module
+
+    monkeypatch.setattr(video_module, "_picture_test", lambda stream: lambda p: True)
+    ours = list(iter_frames(odd["tail"]))
+    with FrameReader(odd["tail"]) as reader:
+        assert len(reader) == 21
+        assert np.array_equal(reader[21], ours[19])
+        assert len(reader) == 20
+        assert np.array_equal(reader[21], ours[19])  # still the last one
+        assert np.array_equal(reader[3], ours[2])
 
 
 # ---- importers: the displayed size is the GT resolution --------------------------

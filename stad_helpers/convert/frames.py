@@ -371,13 +371,14 @@ def _index_video(src: str) -> _Index:
     the first frame is decoded for the display rotation."""
     import av
 
-    from ..video import _first_rotation, _undecodable_tail  # as video.probe
+    from ..video import _first_rotation, _picture_test  # as video.probe does
 
     with _opened(src) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
         declared = int(stream.frames or 0)
         pts, keys = [], []
-        packets, rotation, last_key = 0, None, None
+        packets, rotation = 0, None
+        holds_picture = _picture_test(stream)
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
@@ -388,15 +389,13 @@ def _index_video(src: str) -> _Index:
                                     "(file truncated or corrupt)", src)
                 if rotation is None:
                     rotation = _first_rotation(packet.decode(), src)
-                if packet.is_discard:  # hidden by an edit list: not a frame
+                # Not a frame: hidden by an edit list, or no picture in it.
+                if packet.is_discard or not holds_picture(packet):
                     continue
                 pts.append(packet.pts)
                 keys.append(bool(packet.is_keyframe))
-                last_key = packet.pts if packet.is_keyframe else last_key
             if rotation is None:
                 rotation = _first_rotation(stream.decode(None), src)
-            # Frames the file lists at its end that do not decode are not frames.
-            cut = _undecodable_tail(container, stream, pts, last_key)
         except (av.error.FFmpegError, OSError, EOFError) as exc:
             raise StadError(f"cannot read frame {len(pts) + 1} ({exc})", src) from None
     if not pts:
@@ -404,14 +403,6 @@ def _index_video(src: str) -> _Index:
     if declared and packets < declared:
         raise StadError(f"only {packets} of the {declared} frames the file declares "
                         "can be read (file truncated?)", src)
-    if cut:
-        if cut >= len(pts):
-            raise StadError("no frame of the video decodes", src)
-        if any(p is None for p in pts) or len(set(pts)) != len(pts):
-            raise StadError(f"the last {cut} frames do not decode", src)
-        last = sorted(pts)[-cut - 1]  # keep the frames up to the last decodable
-        keys = [k for p, k in zip(pts, keys) if p <= last]
-        pts = [p for p in pts if p <= last]
     if width <= 0 or height <= 0:
         raise StadError("video stream has no frame size (corrupt header?)", src)
     if any(p is None for p in pts) or len(set(pts)) != len(pts):

@@ -52,13 +52,13 @@ class FrameReader:
         self._container = av.open(str(self.path))
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        pts = [p.pts for p in self._container.demux(self._stream)
-               if p.size and not p.is_discard]  # hidden by an edit list: no frame
+        from ..video import _picture_test  # what video.probe counts as a frame
+
+        holds_picture = _picture_test(self._stream)
+        pts = [p.pts for p in self._container.demux(self._stream)  # not hidden by
+               if p.size and not p.is_discard and holds_picture(p)]  # an edit list
         self._pts = sorted(pts) if pts and None not in pts else None
-        # The last decodable frame, where the file lists more (probe decodes the
-        # last GOP), or once decoding ran past it.
-        self._end = (self.info.nframes if self._pts is not None
-                     and self.info.nframes < len(self._pts) else None)
+        self._end = None  # the last decodable frame, once decoding ran past it
         self._held = None  # (number, VideoFrame): the last frame decoded
         self._index = {p: i + 1 for i, p in enumerate(self._pts or [])}
         frame_bytes = self.info.height * self.info.width * 3
