@@ -67,6 +67,8 @@ def test_demo_input_equals_the_dataset_pipelines(root, tiny_action_data):
         torch.testing.assert_close(ours["data_samples"].proposals.bboxes,
                                    expected["data_samples"].proposals.bboxes)
         assert ours["data_samples"].img_shape == expected["data_samples"].img_shape
+        # the key AVADataset builds (layout.img_key), as MMAction2 packs it
+        assert ours["data_samples"].img_key == expected["data_samples"].img_key
 
 
 def test_clip_indices_match_sample_ava_frames_and_clamp(root):

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..annotations.videos import VIDEO_EXTS
 from ..distributed import DEFAULT_TIMEOUT_S, dist_env, shard_by_weight
 from ..errors import StadError
 from ..fileio import check_not_input, dump_json
@@ -40,8 +41,6 @@ VIDEO_SUFFIX = ".mp4"  # each video's output (its JSON beside it)
 
 
 def _is_video(path: Path) -> bool:
-    from ..annotations.videos import VIDEO_EXTS
-
     return (path.is_file() and path.suffix.lower() in VIDEO_EXTS
             and not path.name.startswith("."))
 
@@ -67,8 +66,6 @@ def find_videos(sources: Sequence[str | os.PathLike],
         StadError: No source given, a path that does not exist, or a folder or
             pattern that holds no video (naming it).
     """
-    from ..annotations.videos import VIDEO_EXTS
-
     if not sources:
         raise StadError("no videos given")
     skip = Path(exclude).resolve() if exclude is not None else None
