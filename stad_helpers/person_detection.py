@@ -266,7 +266,8 @@ def _prepare_parts(parts: Path, key: str, inputs: list) -> None:
 
     claim_output_dir(parts, kind=PARTS_KIND, inputs=inputs)
     for path in parts.iterdir():
-        if path.name != OUTPUT_MARKER and not path.name.endswith(f"-{key}.pkl"):
+        if (path.is_file() and path.name != OUTPUT_MARKER
+                and not path.name.endswith(f"-{key}.pkl")):
             path.unlink(missing_ok=True)
 
 

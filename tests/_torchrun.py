@@ -49,3 +49,39 @@ def torchrun(*args: str, nproc: int = 2, timeout: int = 300
            *args]
     return subprocess.run(cmd, cwd=ROOT, env=subprocess_env(), capture_output=True,
                           text=True, timeout=timeout)
+
+
+def torchrun_nodes(per_node: list[list[str]], timeout: int = 300
+                   ) -> list[tuple[int, str]]:
+    """Simulated machines: one `torchrun --nnodes len(per_node) --node-rank i
+    --nproc-per-node 1 ARGS_i` per entry, started together on this host (so each
+    "machine" may get its own data and output folders). Returns (exit status,
+    stdout + stderr) per machine."""
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs, logs = [], []
+    for rank, args in enumerate(per_node):
+        log = tempfile.TemporaryFile("w+")  # not a pipe: a full one would block
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes",
+               str(len(per_node)), "--node_rank", str(rank), "--nproc_per_node", "1",
+               "--master_addr", "127.0.0.1", "--master_port", str(port), *args]
+        procs.append(subprocess.Popen(cmd, cwd=ROOT, env=subprocess_env(),
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      text=True))
+        logs.append(log)
+    results = []
+    try:
+        for proc, log in zip(procs, logs):
+            proc.wait(timeout=timeout)
+            log.seek(0)
+            results.append((proc.returncode, log.read()))
+    finally:
+        for proc, log in zip(procs, logs):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+    return results

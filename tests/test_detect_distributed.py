@@ -9,6 +9,7 @@ does not matter here, only that every route writes the same numbers.
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import pytest
@@ -357,3 +358,42 @@ def test_torchrun_two_processes_write_the_one_process_file(
     assert all(per_rank)  # both processes worked
     assert out.read_bytes() == clean.read_bytes()
     assert not parts_dir(out).exists()
+
+
+@pytest.mark.slow
+def test_two_machines_without_shared_storage(tiny, random_ckpt, clean, tmp_path,
+                                             monkeypatch):
+    """Two "machines" (a torchrun each, one process each), each with its own copy
+    of the dataset and its own output folder, machine 1 holding a video finished
+    by an interrupted run: rank 0 fetches the parts only machine 1 has and writes
+    the one-process bytes on machine 0; both machines' parts are removed."""
+    from _torchrun import torchrun_nodes
+
+    from stad_helpers.data.gt import MultiSportsGT
+    from stad_helpers.person_detection import parts_dir
+
+    gt = MultiSportsGT.load(layout.gt_file(tiny))
+    nodes = [tmp_path / "node0", tmp_path / "node1"]
+    for node in nodes:
+        shutil.copytree(tiny, node / "data")
+    outs = [node / "det.pkl" for node in nodes]
+    _count_decoded(monkeypatch, stop_at=1)
+    with pytest.raises(_Killed):
+        _detect(nodes[1] / "data", random_ckpt, outs[1])  # video 0, on machine 1
+    script = tmp_path / "recording_detect.py"
+    script.write_text(_RECORDING_DETECT)
+    done = torchrun_nodes([
+        [str(script), str(tmp_path), "detect", str(SLIM), str(random_ckpt), "--data",
+         str(node / "data"), "--out", str(out), "--score-thr", "0", "--batch-size",
+         "3", "--launcher", "pytorch"] for node, out in zip(nodes, outs)])
+    for status, log in done:
+        assert status == 0, log[-3000:]
+
+    per_rank = [(tmp_path / f"rank{r}.txt").read_text().split() for r in (0, 1)]
+    todo = gt.videos[1:]
+    assert per_rank == [[todo[i] for i in shard]
+                        for shard in shard_by_weight([gt.nframes[v] for v in todo],
+                                                     2)]
+    assert outs[0].read_bytes() == clean.read_bytes()
+    assert not outs[1].exists()
+    assert not parts_dir(outs[0]).exists() and not parts_dir(outs[1]).exists()
