@@ -4,13 +4,14 @@ bbox AP50 of the person detector, with per-class AP as JSON and CSV.
 Three steps, each usable alone and each in its own module (re-exported here):
 
 - `predict_action` (`action_predict`) runs the action model over the val split
-  with MMEngine's test loop (the config's `test_dataloader`) and saves every
+  with MMEngine's test loop (the config's `test_dataloader`), saves every
   keyframe's boxes and class scores (`predictions.pkl`, plain numpy:
-  `safe_load` reads it back);
-- `action_metrics` (`action_eval`) scores saved predictions with MMAction2's
-  `MultiSportsMetric`: frame-mAP@0.5 and video-mAP@0.2/0.5 (tubes linked by its
-  `link_tubes`), plus the same upstream functions once per class for the
-  per-class table;
+  `safe_load` reads it back, `read_predictions` as `Predictions`) and returns
+  them as one `Predictions` per video;
+- `action_metrics` (`action_eval`) scores those `Predictions` as MMAction2's
+  `MultiSportsMetric` does: frame-mAP@0.5 and video-mAP@0.2/0.5 (tubes linked
+  as its `link_tubes` links them), and per class, with MMAction2's numbers
+  computed fast (`multisports_map`);
 - `detector_ap50` (`detector_eval`) scores the person detector's results (or
   the proposals made from them) with MMDetection's `CocoMetric` on the val
   det-anno JSON.
@@ -44,7 +45,12 @@ from .action_eval import (
     action_metrics,
     frame_detections,
 )
-from .action_predict import PREDICTIONS_VERSION, load_predictions, predict_action
+from .action_predict import (
+    PREDICTIONS_VERSION,
+    load_predictions,
+    predict_action,
+    read_predictions,
+)
 from .data import layout
 from .data.gt import MultiSportsGT
 from .detector_eval import detector_ap50
@@ -55,7 +61,7 @@ from .train import load_config
 __all__ = ["FRAME_IOU", "PREDICTIONS_VERSION", "TUBE_MIN_LEN", "VIDEO_IOUS",
            "ActionMetrics", "Evaluation", "action_metrics", "detector_ap50",
            "evaluate", "frame_detections", "load_predictions", "predict_action",
-           "write_per_class_csv"]
+           "read_predictions", "write_per_class_csv"]
 
 
 @dataclass
@@ -135,9 +141,12 @@ def evaluate(
         raise StadError(f"GT file {gt_file} of test_evaluator not found", config)
     gt = MultiSportsGT.load(gt_file)
     if predictions is None:
-        predictions = predict_action(config, checkpoint, out_dir / "predictions.pkl",
-                                     cfg_options=options, progress=progress)
-    action = action_metrics(predictions, gt)
+        predictions = out_dir / "predictions.pkl"
+        by_video = predict_action(config, checkpoint, predictions,
+                                  cfg_options=options, progress=progress)
+    else:
+        by_video = read_predictions(predictions, gt)
+    action = action_metrics(by_video, gt)
     metrics: dict[str, Any] = action.summary()
     if det_results is not None:
         if det_anno is None:

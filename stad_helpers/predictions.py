@@ -341,6 +341,31 @@ class Predictions:
                 `frame`, or a number of score columns other than
                 `len(class_names)`.
         """
+        if isinstance(result, (list, tuple)) and result and all(
+                isinstance(r, Mapping) for r in result):
+            # One video's keyframes: joined first, then one object (fast for the
+            # thousands of keyframes of a full evaluation).
+            video = video or result[0].get("video")
+            for r in result:
+                if r.get("boxes") is None or r.get("scores") is None:
+                    raise StadError("MMAction2 result dict: expected 'boxes' and "
+                                    f"'scores', got keys {sorted(r)}")
+                if r.get("frame") is None:
+                    raise StadError("MMAction2 result: the keyframe number (`frame`) "
+                                    "is needed")
+            boxes = [_numpy(r["boxes"]).reshape(-1, 4) for r in result]
+            counts = [len(b) for b in boxes]
+            scores = [_numpy(r["scores"]).reshape(n, -1 if n else len(class_names))
+                      for r, n in zip(result, counts)]
+            bad = [s.shape[1] for s in scores if s.shape[1] != len(class_names)]
+            if bad:
+                raise StadError(f"the action model gives {bad[0]} class scores "
+                                f"per box but there are {len(class_names)} class names")
+            h, w = size
+            frames = np.repeat([int(r["frame"]) for r in result], counts)
+            return cls(np.concatenate(boxes) * np.array([w, h, w, h], np.float32),
+                       frames, person_scores, np.concatenate(scores), None, None,
+                       class_names, video, size)
         if isinstance(result, (list, tuple)):
             return cls.concatenate([cls.from_mmaction(r, class_names, size=size,
                                                       video=video) for r in result]
