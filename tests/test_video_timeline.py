@@ -45,6 +45,8 @@ def odd(tmp_path_factory) -> dict[str, Path]:
     v = {f"rot{r}": rotated_clip(sport / f"rot{r}.mp4".replace("-", "m"), r)
          for r in ROTATIONS}
     v["trim"] = trimmed_clip(src, sport / "trim.mp4", discard=10)
+    v["trim_gop"] = trimmed_clip(grey_clip(root / "grey_gop.mp4", nframes=100, gop=20),
+                                 root / "trim_gop.mp4", discard=10)
     v["late"] = shifted_clip(src, sport / "late.mp4", 2.5)
     v["late_mkv"] = shifted_clip(src, sport / "late_mkv.mkv", 2.5)
     v["tail"] = tail_clip(grey_clip(root / "grey20.mp4", nframes=20),
@@ -164,9 +166,22 @@ def test_edit_list_hides_frames_from_every_reader(odd, frames):
         assert len(reader) == 50
         for n in (1, 25, 50):
             assert np.array_equal(reader[n], ours[n - 1])
+    with FrameReader(path, cache_mb=0.01) as reader:  # seeks, no cache to help
+        for n in (50, 5, 49, 1):
+            assert np.array_equal(reader[n], ours[n - 1]), n
     jpgs = sorted((frames / "trim").glob("*.jpg"))
     assert len(jpgs) == 50
     assert abs(_grey(cv2.imread(str(jpgs[0]))) - 40) <= 1.5
+
+
+def test_random_access_in_a_trimmed_video_with_many_keyframes(odd):
+    path = odd["trim_gop"]
+    ours = list(iter_frames(path))
+    assert len(ours) == probe(path).nframes == 90
+    assert abs(_grey(ours[0]) - 40) <= 1.5
+    with FrameReader(path, cache_mb=0.01) as reader:
+        for n in (90, 11, 70, 31, 1, 60):
+            assert np.array_equal(reader[n], ours[n - 1]), n
 
 
 def test_decord_counts_hidden_packets_but_shows_the_same_frames(odd):
