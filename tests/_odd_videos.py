@@ -50,7 +50,8 @@ def rotated_clip(path: Path, rotation: int, nframes: int = 30,
     x1, y1, x2, y2 = BLOCK
     image = np.zeros((h, w, 3), np.uint8)
     image[y1:y2, x1:x2] = 255
-    with av.open(str(path), "w", format="mp4") as container:
+    fmt = "mov" if Path(path).suffix.lower() == ".mov" else "mp4"
+    with av.open(str(path), "w", format=fmt) as container:
         stream = _encoder(container, w, h, 30, 30)
         stream.set_display_rotation(rotation)
         for i in range(nframes):

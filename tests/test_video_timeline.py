@@ -273,11 +273,15 @@ def test_player_holds_the_last_frame_when_decoding_ends_early(odd, monkeypatch):
 
 
 # ---- importers: the displayed size is the GT resolution --------------------------
-def _phone_dataset(odd, tmp_path: Path) -> Path:
-    """A videos folder holding only the issue's phone clip."""
+def _phone_dataset(odd, tmp_path: Path, suffix: str = ".mp4") -> Path:
+    """A videos folder holding only the issue's phone clip (.mov: as an iPhone
+    writes it, which the import re-encodes)."""
     videos = tmp_path / "phone_videos"
     videos.mkdir()
-    (videos / "phone.mp4").write_bytes(odd["rot-90"].read_bytes())
+    if suffix == ".mov":
+        rotated_clip(videos / "phone.mov", -90)
+    else:
+        (videos / "phone.mp4").write_bytes(odd["rot-90"].read_bytes())
     return videos
 
 
@@ -293,22 +297,26 @@ def _check_phone_gt(gt_path: Path, out: Path) -> None:
     np.testing.assert_allclose(tube[0, 1:], [180, 200, 220, 300], atol=0.01)
     raise_if_invalid(gt.to_dict(), videos_root=out)  # sizes match the video
     x1, y1, x2, y2 = np.round(tube[0, 1:]).astype(int)
+    placed = probe(out / "trainval" / f"{video}.mp4")  # linked, or re-encoded upright
+    assert (placed.height, placed.width, placed.nframes) == (320, 240, 30)
     with FrameReader(out / "trainval" / f"{video}.mp4") as reader:
         assert reader[1][y1:y2, x1:x2].min() > 240  # the box covers the white block
 
 
-def test_label_studio_rectangle_on_a_phone_clip(odd, tmp_path):
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_label_studio_rectangle_on_a_phone_clip(odd, tmp_path, suffix):
     """The issue's rectangle (x 75%, y 62.5%, w 16.667%, h 31.25%, frames 1-30)
-    drawn on the upright picture imports as (180, 200, 220, 300)."""
+    drawn on the upright picture imports as (180, 200, 220, 300); a .mov is
+    re-encoded upright."""
     from stad_helpers.annotations import import_annotations
 
-    videos = _phone_dataset(odd, tmp_path)
+    videos = _phone_dataset(odd, tmp_path, suffix)
     seq = [{"frame": f, "enabled": f < 30, "rotation": 0, "x": 75, "y": 62.5,
             "width": 16.667, "height": 31.25, "time": f / 30} for f in (1, 30)]
     region = {"id": "r1", "type": "videorectangle", "from_name": "box",
               "to_name": "video",
               "value": {"framesCount": 30, "labels": ["wave"], "sequence": seq}}
-    task = {"id": 1, "data": {"video": "/data/upload/1/0a1b2c3d-phone.mp4"},
+    task = {"id": 1, "data": {"video": f"/data/upload/1/0a1b2c3d-phone{suffix}"},
             "annotations": [{"result": [region]}]}
     src = tmp_path / "ls.json"
     src.write_text(json.dumps([task]))
