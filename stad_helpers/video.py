@@ -151,7 +151,21 @@ def _first_rotation(frames, path: PathLike) -> int | None:
     except _AV_ERRORS:
         return None  # an undecodable file is reported by whoever decodes it
     _quarter_turns(rotation, path)  # refuse 45 degrees and the like
+    if _mirrored(frame):
+        raise StadError("the display matrix mirrors the picture (a front camera?); "
+                        "re-encode the video as shown (e.g. ffmpeg -i in.mp4 "
+                        "out.mp4)", path)
     return {270: -90, -180: 180, -270: 90}.get(rotation, rotation)
+
+
+def _mirrored(frame) -> bool:
+    """True if the frame's display matrix flips it (negative determinant):
+    `VideoFrame.rotation` gives only the angle, so a mirror would go unnoticed."""
+    for data in frame.side_data:
+        if "DISPLAYMATRIX" in str(getattr(data.type, "name", data.type)).upper():
+            m = np.frombuffer(bytes(data), "<i4")
+            return len(m) >= 5 and int(m[0]) * int(m[4]) - int(m[1]) * int(m[3]) < 0
+    return False
 
 
 def _displayed(width: int, height: int, rotation: int) -> tuple[int, int]:
@@ -245,7 +259,8 @@ def probe(path: PathLike, exact: bool = True) -> VideoInfo:
             stream or no frame size, is truncated or corrupt (fewer packets than
             declared, a cut packet), or (exact) has no frames; the message names
             the file and, where it applies, the frame number (1-based); or a
-            display rotation that is not a multiple of 90 degrees.
+            display matrix that rotates by other than a multiple of 90 degrees
+            or mirrors the picture.
     """
     with _open_video(path) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -380,6 +395,8 @@ def iter_frames(path: PathLike, rgb: bool = False) -> Iterator[np.ndarray]:
                     )
                 for frame in packet.decode():
                     decoded += 1
+                    if decoded == 1:
+                        _first_rotation([frame], path)  # refuses mirrors, 45 degrees
                     image = frame.to_ndarray(format=fmt)
                     yield upright(image, frame.rotation, path)
         except _AV_ERRORS as exc:

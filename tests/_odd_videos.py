@@ -42,10 +42,11 @@ def _encoder(container, width: int, height: int, rate, gop: int,
 
 
 def rotated_clip(path: Path, rotation: int, nframes: int = 30,
-                 size: tuple[int, int] = (320, 240)) -> Path:
+                 size: tuple[int, int] = (320, 240), hflip: bool = False) -> Path:
     """A black H.264 clip, coded `size` (width, height), with a white block at
     `BLOCK` and a display matrix rotating it by `rotation` degrees
-    counter-clockwise (FFmpeg's sign: -90 is the issue's portrait phone clip)."""
+    counter-clockwise (FFmpeg's sign: -90 is the issue's portrait phone clip),
+    mirrored too with `hflip`."""
     w, h = size
     x1, y1, x2, y2 = BLOCK
     image = np.zeros((h, w, 3), np.uint8)
@@ -53,7 +54,7 @@ def rotated_clip(path: Path, rotation: int, nframes: int = 30,
     fmt = "mov" if Path(path).suffix.lower() == ".mov" else "mp4"
     with av.open(str(path), "w", format=fmt) as container:
         stream = _encoder(container, w, h, 30, 30)
-        stream.set_display_rotation(rotation)
+        stream.set_display_rotation(rotation, hflip=hflip)
         for i in range(nframes):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = i

@@ -152,6 +152,24 @@ def test_rotation_not_a_multiple_of_90_is_refused(tmp_path):
     path = rotated_clip(tmp_path / "tilted.mp4", 45, nframes=2, size=(64, 48))
     with pytest.raises(StadError, match=r"tilted\.mp4.*not a multiple of 90"):
         probe(path)
+    with pytest.raises(StadError, match=r"tilted\.mp4.*not a multiple of 90"):
+        list(iter_frames(path))
+
+
+def test_mirrored_display_matrix_is_refused(tmp_path):
+    """A mirror cannot be told from `VideoFrame.rotation` alone; refused rather
+    than read unmirrored (boxes would land on the wrong side)."""
+    path = rotated_clip(tmp_path / "selfie.mp4", -90, nframes=2, size=(64, 48),
+                        hflip=True)
+    for read in (probe, lambda p: list(iter_frames(p)), FrameReader):
+        with pytest.raises(StadError, match=r"selfie\.mp4.*mirrors"):
+            read(path)
+    root = tmp_path / "videos"
+    (root / "s").mkdir(parents=True)
+    (root / "s" / "selfie.mp4").write_bytes(path.read_bytes())
+    with pytest.raises(StadError, match=r"selfie\.mp4.*mirrors"):
+        extract_frames(root, tmp_path / "frames", workers=1, progress=False)
+    assert not (tmp_path / "frames" / "s" / "selfie").exists()
 
 
 # ---- 2. the presentation timeline ----------------------------------------------
