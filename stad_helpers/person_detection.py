@@ -5,7 +5,10 @@ writes the results pickle that `stad convert proposals` reads (the tutorial's
 `mim test ... --out ms_det_proposals.pkl`). It reads frames straight from the
 videos by default, so rawframes on disk are optional; `source="rawframes"` reads
 the extracted JPEGs instead, exactly as MMDetection's `LoadImageFromFile` does.
-Decoding and preprocessing run in a thread beside the model. `make_proposals`
+Decoding and preprocessing run in a thread beside the model. Each finished
+video is kept in `parts_dir(out)` until the end, so an interrupted run resumes;
+under torchrun the videos are shared out between the processes
+(`stad_helpers.distributed`) and rank 0 writes the results. `make_proposals`
 turns the results into the AVA proposals the action detector reads;
 `load_detector` builds a trained detector (also for `stad demo`).
 
