@@ -111,6 +111,17 @@ def test_init_distributed_refuses_a_launch_it_cannot_join(monkeypatch, launcher,
         init_distributed(launcher)
 
 
+def test_init_distributed_slurm_needs_cuda(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name, value in (("SLURM_PROCID", "0"), ("SLURM_NTASKS", "2"),
+                        ("SLURM_NODELIST", "node[1-2]")):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(StadError, match="needs CUDA"):
+        init_distributed("slurm")
+
+
 def test_process_device_without_gpu_is_cpu(monkeypatch):
     import torch
 
