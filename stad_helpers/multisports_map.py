@@ -173,8 +173,47 @@ def frame_ap(anno: dict, dets: np.ndarray, thr: float = 0.5,
 # ---------------------------------------------------------------------------
 # Tube linking
 # ---------------------------------------------------------------------------
-def _tubescore(scores: list) -> float:
-    return np.mean(np.array(scores))
+class _Tube:
+    """An open tube of upstream's linking: one box per frame, contiguous."""
+
+    __slots__ = ("boxes", "first", "last", "last_xyxy", "mean", "scores")
+
+    def __init__(self, frame: int, box: np.ndarray, xyxy: list):
+        self.first = self.last = frame
+        self.boxes = [box]  # (5,) float64 rows x1, y1, x2, y2, score
+        self.scores = [xyxy[4]]
+        self.last_xyxy = xyxy  # the last box as Python floats
+        self.mean = None
+
+    def add(self, frame: int, box: np.ndarray, xyxy: list) -> None:
+        self.last = frame
+        self.boxes.append(box)
+        self.scores.append(xyxy[4])
+        self.last_xyxy = xyxy
+        self.mean = None
+
+    def score(self):
+        """Upstream's `tubescore`: np.mean of the boxes' scores (cached)."""
+        if self.mean is None:
+            self.mean = np.mean(np.array(self.scores))
+        return self.mean
+
+
+def _iou_to(box: list, last: list) -> float:
+    """Upstream's `iou2d_voc(box, last)` for one pair, in Python floats (the same
+    IEEE operations in the same order; boxes are finite). NaN for 0 / 0."""
+    ov = (max(0, min(box[2], last[2]) - max(box[0], last[0]))
+          * max(0, min(box[3], last[3]) - max(box[1], last[1])))
+    union = ((box[2] - box[0]) * (box[3] - box[1])
+             + (last[2] - last[0]) * (last[3] - last[1]) - ov)
+    return ov / union if union else float("nan")
+
+
+def _by_score(tubes: list) -> list:
+    """Upstream's order of the open tubes: np.argsort of minus their scores."""
+    if len(tubes) < 2:
+        return tubes
+    return [tubes[i] for i in np.argsort(-np.array([t.score() for t in tubes]))]
 
 
 def _link_label(frames: np.ndarray, rows: np.ndarray, nframes: int,
@@ -184,81 +223,68 @@ def _link_label(frames: np.ndarray, rows: np.ndarray, nframes: int,
     `frames` (n,) sorted 1-based frames with detections, `rows` (n, 5) float64
     x1, y1, x2, y2, score in upstream's row order. Returns upstream's
     `[(tube (L, 6) float32, score), ...]` in its order.
+
+    Upstream loops over every frame 1..nframes; a frame without a detection of
+    the label only ends every open tube (sorted by score, ended in reverse), so
+    only the frames with detections, and the first empty frame after them, are
+    visited here.
     """
     from mmaction.evaluation.functional import multisports_utils as mu
 
-    finished_tubes: list = []
-    current: list = []  # [frames], [boxes], [scores] per tube
-    starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])
-    ends = np.r_[starts[1:], len(frames)]
+    finished: list[_Tube] = []
+    current: list[_Tube] = []
+    starts = [0, *(np.flatnonzero(frames[1:] != frames[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(frames)]
+    all_boxes, all_values, all_frames = list(rows), rows.tolist(), frames.tolist()
     previous = None
-
-    def sort_current():
-        nonlocal current
-        avg = [_tubescore(t[2]) for t in current]
-        current = [current[i] for i in np.argsort(-np.array(avg))]
-
-    def finish_all():  # an empty frame: every open tube ends
-        nonlocal current
-        sort_current()
-        finished_tubes.extend(current[::-1])
-        current = []
-
     for a, b in zip(starts, ends):
-        frame = int(frames[a])
-        if current and previous is not None and frame > previous + 1:
-            finish_all()
+        frame = all_frames[a]
+        if current and frame > previous + 1:  # an empty frame in between
+            finished.extend(_by_score(current)[::-1])
+            current = []
         previous = frame
-        tubelets = rows[a:b].copy()
-        if len(tubelets) > 1:  # one box: nms_tubelets returns it unchanged
-            tubelets = mu.nms_tubelets(tubelets, NMS_IOU, top_k=NMS_TOP_K)
+        if b - a > 1:  # one box: nms_tubelets returns it unchanged
+            tubelets = mu.nms_tubelets(rows[a:b].copy(), NMS_IOU, top_k=NMS_TOP_K)
+            boxes, values = list(tubelets), tubelets.tolist()
+        else:
+            boxes, values = all_boxes[a:b], all_values[a:b]
         if frame == 1:
-            current.extend([[1], [tubelets[i, :]], [tubelets[i, -1]]]
-                           for i in range(len(tubelets)))
+            current.extend(_Tube(1, box, xyxy) for box, xyxy in zip(boxes, values))
             continue
-        sort_current()
-        finished = []
+        current = _by_score(current)
+        ended = []
         for it, t in enumerate(current):
-            last = t[1][-1]
-            if len(tubelets):
-                ious = mu.iou2d_voc(tubelets[:, :4], last[0:4])
-                valid = np.where(ious >= LINK_IOU)[0]
+            best = -1
+            for i, xyxy in enumerate(values):  # first maximum score with IoU >= 0.5
+                if _iou_to(xyxy, t.last_xyxy) >= LINK_IOU and (
+                        best < 0 or xyxy[4] > values[best][4]):
+                    best = i
+            if best >= 0:
+                t.add(frame, boxes.pop(best), values.pop(best))
             else:
-                valid = ()
-            if len(valid):
-                idx = valid[np.argmax(tubelets[valid, -1])]
-                t[0].append(frame)
-                t[1].append(tubelets[idx, :])
-                t[2].append(tubelets[idx, -1])
-                tubelets = np.delete(tubelets, idx, axis=0)
-            else:
-                finished.append(it)
-        for it in finished[::-1]:
-            finished_tubes.append(current[it])
+                ended.append(it)
+        for it in ended[::-1]:
+            finished.append(current[it])
             del current[it]
-        current.extend([[frame], [tubelets[i, :]], [tubelets[i, -1]]]
-                       for i in range(len(tubelets)))
-    if current and previous is not None and previous < nframes:
-        finish_all()
-    finished_tubes += current
+        current.extend(_Tube(frame, box, xyxy) for box, xyxy in zip(boxes, values))
+    if current and previous < nframes:
+        finished.extend(_by_score(current)[::-1])
+        current = []
+    finished += current
 
     output = []
-    for t_frames, t_boxes, t_scores in finished_tubes:
-        score = _tubescore(t_scores)
+    for t in finished:
+        score = t.score()
         if score < TUBE_MIN_SCORE:
             continue
-        begin, end = t_frames[0], t_frames[-1]
-        length = end + 1 - begin
+        length = t.last + 1 - t.first
         if length < len_thre:
             continue
+        # Upstream sums each frame's boxes into a float32 array and divides by
+        # their count: with one box per frame that is the box cast to float32.
         out = np.zeros((length, 6), dtype=np.float32)
-        out[:, 0] = np.arange(begin, end + 1)
-        n_per_frame = np.zeros((length, 1), dtype=np.int32)
-        for frame, box in zip(t_frames, t_boxes):
-            out[frame - begin, 1:5] += box[0:4]
-            out[frame - begin, -1] += box[-1]
-            n_per_frame[frame - begin, 0] += 1
-        out[:, 1:] /= n_per_frame
+        out[:, 0] = np.arange(t.first, t.last + 1)
+        out[:, 1:] = np.array(t.boxes)
         output.append([out, score])
     return output
 
