@@ -29,8 +29,14 @@ import pytest
 from stad_helpers.data import layout
 from stad_helpers.data.gt import MultiSportsGT
 from stad_helpers.errors import StadError
-from stad_helpers.evaluate import action_metrics, detector_ap50, evaluate
+from stad_helpers.evaluate import (
+    action_metrics,
+    detector_ap50,
+    evaluate,
+    read_predictions,
+)
 from stad_helpers.fileio import dump_pickle
+from stad_helpers.predictions import Predictions
 
 N = 40
 BOX_A = np.array([10, 10, 50, 90], np.float32)
@@ -107,6 +113,21 @@ def test_no_detections_scores_zero(gt):
               "scores": np.zeros((0, 2), np.float32)}]
     m = action_metrics(empty, gt)
     assert m.frame_map == 0.0 and m.video_map == {0.2: 0.0, 0.5: 0.0}
+    assert m.keyframes == 1 and m.detections == 0  # the keyframe ran, found nobody
+    assert m == action_metrics(empty, gt, reference=True)
+
+
+def test_saved_predictions_come_back_as_one_predictions_per_video(gt, tmp_path):
+    path = dump_pickle({"version": 1, "labels": gt.labels, "detections": _mixed()},
+                       tmp_path / "preds.pkl")
+    (video,) = read_predictions(path, gt)
+    assert isinstance(video, Predictions) and video.video == "s/v1"
+    assert video.size == (100, 100) and list(video.class_names) == gt.labels
+    assert len(video) == 2 * N and video.frame_numbers.tolist() == list(range(1, N + 1))
+    np.testing.assert_allclose(video.at(1).boxes, [BOX_A, BOX_B])  # pixels
+    # The file, its dicts and the Predictions score the same.
+    assert action_metrics([video], gt) == action_metrics(path, gt) == action_metrics(
+        _mixed(), gt)
 
 
 def test_prediction_for_unknown_video_is_a_clear_error(gt):
