@@ -19,7 +19,8 @@ range). Other formats come in through named constructors, one per source:
 - `Predictions.from_demo_json(path)`: the JSON `stad demo` writes (and
   `to_demo_json`, its only writer; the format is described there);
 - `Predictions.from_mmaction(...)`: MMAction2's spatio-temporal detection output
-  (an `ActionDataSample`, or the per-keyframe dicts `stad evaluate` saves);
+  (an `ActionDataSample`, or the per-keyframe dicts `stad evaluate` saves;
+  evaluation passes one object per val video, `action_predict.video_predictions`);
 - `Predictions.from_mmdet(...)`: MMDetection's person detections (a
   `DetDataSample`) or MMAction2's proposal arrays;
 - `Predictions.from_gt(gt, video)`: a video's ground truth (scores 1).
