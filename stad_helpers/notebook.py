@@ -153,11 +153,36 @@ def quiet_third_party_warnings() -> None:
 # ---- parameters --------------------------------------------------------------------
 # What a notebook's parameters cell may set, and how each is checked (`check_params`).
 # Names not listed here are checked by their ending: `_thr` a threshold in [0, 1],
-# `_iters`/`_epochs`/`_stepsize`/`_fps` a positive int (None: the config's own).
+# `_iters`/`_epochs`/`_stepsize`/`_videos` a whole number >= 1, `_fps` a number > 0.
+# None is accepted only where a notebook documents what it means (`_OPTIONAL`).
 _FRACTIONS = ("min_frame_map", "min_coverage")
-_POSITIVE_INTS = ("_iters", "_epochs", "_stepsize", "_fps", "_videos")
+_POSITIVE_INTS = ("_iters", "_epochs", "_stepsize", "_videos")
+_OPTIONAL = {
+    "min_frame_map": "the profile's floor",
+    "min_coverage": "convert.proposals' default",
+    "det_iters": "the config's own", "det_epochs": "the config's own",
+    "action_iters": "the config's own", "action_epochs": "the config's own",
+    "output_fps": "the video's rate / output_stepsize",
+}
 _FLAGS = ("run_everything", "download_multisports_tiny")
 _EXPORT_FORMATS = ("cvat", "label-studio", "csv")
+_PATHS = ("demo_video", "annotation_export", "videos_dir")
+
+
+def from_root(path: str | os.PathLike | None) -> Path | None:
+    """`path` as an absolute Path; a relative one is taken from the project root
+    (`project_root()`), not from the kernel's working directory.
+
+    A notebook's kernel runs in `notebooks/`, a terminal in the checkout: both
+    then read `data="data/multisports-tiny"` as the same folder. None stays None.
+
+    Raises:
+        StadError: `path` is relative and no checkout is found (`project_root`).
+    """
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else project_root() / path
 
 
 def check_params(**params: object) -> None:
@@ -167,24 +192,29 @@ def check_params(**params: object) -> None:
     Call it right after the `parameters` cell with every parameter of the cell
     (`check_params(profile=profile, device=device, data=data, ...)`), so that a
     typo stops the notebook there, not minutes later inside a progress bar or a
-    config.
+    config. Relative paths are checked as `from_root` reads them (from the
+    project root); the notebook then uses `from_root(data)`.
 
     Rules, by name:
         profile: one of `pipeline.PROFILES` ("cpu", "gpu").
         device: None (CUDA when torch sees a GPU, else CPU), "cpu", "cuda" or
             "cuda:N" that torch has (`train.resolve_device`).
-        data: None (the synthetic dataset) or a MultiSports-layout folder that
-            holds `annotations/multisports_GT.pkl` (`data/layout.py`).
+        data: None (the synthetic dataset, or the one notebook 01 was given:
+            `data_used_by`) or a MultiSports-layout folder that holds
+            `annotations/multisports_GT.pkl` (`data/layout.py`).
         work_dir: a path (str or Path); need not exist yet.
         demo_video, annotation_export, videos_dir: None or an existing path
             (`annotation_export` may be a list of paths).
         export_format: "cvat", "label-studio" or "csv".
         test_ratio: a fraction strictly between 0 and 1.
-        min_frame_map, min_coverage and every `*_thr`: None or a number in
-            [0, 1] (scores and mAPs are fractions here; MMAction2's logs print
+        min_frame_map, min_coverage and every `*_thr`: a number in [0, 1]
+            (scores and mAPs are fractions here; MMAction2's logs print
             percent).
-        `*_iters`, `*_epochs`, `*_stepsize`, `*_fps`, `*_videos`: None or an
-            int >= 1.
+        `*_iters`, `*_epochs`, `*_stepsize`, `*_videos`: a whole number >= 1.
+        `*_fps`: a number > 0 (12.5 is a frame rate too).
+        None: refused for a number, except where the notebook documents what
+            it means: min_frame_map, min_coverage, det_iters, det_epochs,
+            action_iters, action_epochs, output_fps (`_OPTIONAL`).
         run_everything, download_multisports_tiny: True or False.
         action_attribute: None or a non-empty string.
 
@@ -200,6 +230,10 @@ def _check_param(name: str, value: object) -> None:
     def bad(expected: str) -> StadError:
         return StadError(f"parameter {name} = {value!r}: expected {expected}")
 
+    optional = name in _OPTIONAL
+    none_ok = f"None ({_OPTIONAL[name]}) or " if optional else ""
+    if value is None and optional:
+        return
     if name == "profile":
         from .pipeline import PROFILE_HELP, PROFILES
 
@@ -216,18 +250,21 @@ def _check_param(name: str, value: object) -> None:
             raise StadError(f"parameter device = {value!r}: {exc}") from None
     elif name == "data":
         if value is not None:
-            check_data_folder(value, "parameter data")
+            if not isinstance(value, (str, os.PathLike)):
+                raise bad("None or a folder path")
+            check_data_folder(from_root(value), "parameter data")
     elif name == "work_dir":
         if not isinstance(value, (str, os.PathLike)) or not str(value):
             raise bad("a folder path (str or Path)")
-    elif name in ("demo_video", "annotation_export", "videos_dir"):
+    elif name in _PATHS:
         for path in value if isinstance(value, (list, tuple)) else [value]:
             if path is None and not isinstance(value, (list, tuple)):
                 continue
             if not isinstance(path, (str, os.PathLike)):
                 raise bad("None or a path")
-            if not Path(path).exists():
-                raise StadError(f"parameter {name}: {path} does not exist")
+            if not from_root(path).exists():
+                raise StadError(f"parameter {name}: {from_root(path)} does not exist "
+                                "(a relative path is read from the project root)")
     elif name == "export_format":
         if value not in _EXPORT_FORMATS:
             raise bad(f"one of {', '.join(_EXPORT_FORMATS)}")
@@ -236,12 +273,14 @@ def _check_param(name: str, value: object) -> None:
             raise bad("a fraction between 0 and 1 (share of videos held out), "
                       "e.g. 0.3")
     elif name in _FRACTIONS or name.endswith("_thr"):
-        if value is not None and (not _is_number(value) or not 0 <= value <= 1):
-            raise bad("None or a number in [0, 1] (a fraction, not percent)")
+        if not _is_number(value) or not 0 <= value <= 1:
+            raise bad(f"{none_ok}a number in [0, 1] (a fraction, not percent)")
     elif name.endswith(_POSITIVE_INTS):
-        if value is not None and (isinstance(value, bool) or not isinstance(
-                value, int) or value < 1):
-            raise bad("None or a whole number >= 1")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise bad(f"{none_ok}a whole number >= 1")
+    elif name.endswith("_fps"):
+        if not _is_number(value) or not value > 0:
+            raise bad(f"{none_ok}a number of frames per second > 0")
     elif name in _FLAGS:
         if not isinstance(value, bool):
             raise bad("True or False")
@@ -251,6 +290,30 @@ def _check_param(name: str, value: object) -> None:
     else:
         raise StadError(f"parameter {name}: no rule to check it; add one to "
                         "stad_helpers.notebook.check_params")
+
+
+def data_used_by(work_dir: str | os.PathLike) -> Path | None:
+    """The dataset folder the tutorial in `work_dir` was last made from, when it
+    is not the synthetic one; None for the synthetic dataset or a new work dir.
+
+    Read from the `dataset` stage's manifest (`<work_dir>/stages/dataset.json`,
+    written by `Tutorial`): notebook 01 makes or takes the dataset, and
+    notebooks 02-04, left at `data = None`, continue on the same one instead of
+    making the synthetic set again. A folder that no longer holds its
+    annotation counts as none (None).
+    """
+    from .data import layout
+    from .manifest import Manifest
+
+    record = Manifest.load(Path(work_dir) / "stages" / "dataset.json")
+    if record is None or record.settings.get("data") != "user":
+        return None
+    if not record.paths.get("gt"):
+        return None
+    gt = Path(work_dir) / record.paths["gt"]  # relative: inside the work dir
+    # the GT lies at `layout.GT_REL` under the dataset's root
+    root = Path(gt).parents[len(Path(layout.GT_REL).parts) - 1]
+    return root if layout.gt_file(root).is_file() else None
 
 
 def _is_number(value: object) -> bool:

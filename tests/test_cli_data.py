@@ -73,6 +73,21 @@ def test_validate_with_videos_root_reports_missing_videos(tmp_path, capsys):
     assert "2 error(s)" in out
 
 
+def test_validate_takes_a_dataset_folder(tmp_path, capsys):
+    """As notebook 01 calls it: the folder's GT, and its videos by default."""
+    gt = _write(layout.gt_file(tmp_path), _gt())
+    for video in VIDEOS:
+        path = layout.video_path(tmp_path, video)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    assert main(["data", "validate", str(tmp_path)]) == 1  # empty files: unreadable
+    out = capsys.readouterr().out
+    assert f"{gt}: INVALID" in out and VIDEOS[0] in out
+    assert main(["data", "validate", str(tmp_path / "trainval")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "annotation missing" in err and len(err.splitlines()) == 1
+
+
 def test_hostile_pickle_is_one_line_error_and_never_runs(tmp_path, capsys):
     marker = tmp_path / "pwned"
 
@@ -94,12 +109,12 @@ def test_hostile_pickle_is_one_line_error_and_never_runs(tmp_path, capsys):
 
 
 def test_missing_file_is_refused_naming_the_argument(tmp_path, capsys):
-    for command in ("validate", "stats"):
+    for command, metavar in (("validate", "DATA|GT.pkl"), ("stats", "GT.pkl")):
         with pytest.raises(SystemExit) as info:
             main(["data", command, str(tmp_path / "none.pkl")])
         assert info.value.code == 2
         last = capsys.readouterr().err.strip().splitlines()[-1]
-        assert last == (f"stad data {command}: error: argument GT.pkl: not found: "
+        assert last == (f"stad data {command}: error: argument {metavar}: not found: "
                         f"{tmp_path / 'none.pkl'} (see `stad data {command} --help`)")
 
 

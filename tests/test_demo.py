@@ -228,3 +228,36 @@ def test_demo_steps_can_be_called_one_by_one(root, tiny_action_data,
         d.predict_keyframe(video, 21)
     with pytest.raises(StadError, match="output is also an input"):
         write_demo(d, video, video)
+
+
+@pytest.mark.slow
+def test_predict_keyframe_takes_the_boxes_and_clip_the_reader_saw(
+        root, tiny_action_data, untrained_checkpoints, tmp_path, monkeypatch):
+    """Notebook 04's step 3: the model on exactly the people of step 1 and the
+    clip of step 2; the same as the demo's own detection and sampling."""
+    data, gt = tiny_action_data
+    act, det = untrained_checkpoints
+    src = video_path(data, gt.test_videos[0])
+    video = _write_video(tmp_path / "given.mp4", _resized_frames(src, (160, 120), 20))
+    monkeypatch.setattr(people_module, "detect_people", _fixed_person)
+    d = Demo(root / ACTION_CONFIG, act, root / DET_CONFIG, det, action_score_thr=0.0,
+             device="cpu", cfg_options=data_options(data))
+    own = d.predict_keyframe(video, 5)
+    clip = d.sampler.indices(4, 20) + 1  # 1-based, as notebook 04 prints it
+    given = d.predict_keyframe(video, 5, boxes=own.boxes,
+                               person_scores=own.person_scores, clip=clip)
+    np.testing.assert_allclose(given.boxes, own.boxes, atol=1e-3)
+    np.testing.assert_allclose(given.action_scores, own.action_scores, atol=1e-6)
+    two = np.array([[10, 10, 50, 100], [80, 20, 150, 110]], np.float32)
+    both = d.predict_keyframe(video, 5, boxes=two, clip=clip)
+    back = d.predict_keyframe(video, 5, boxes=two[::-1], clip=clip)
+    np.testing.assert_allclose(both.boxes, two, atol=1e-3)  # rows: the boxes given
+    np.testing.assert_allclose(back.action_scores, both.action_scores[::-1], atol=1e-5)
+    assert both.person_scores.tolist() == [1.0, 1.0]
+    assert len(d.predict_keyframe(video, 5, boxes=np.zeros((0, 4)))) == 0
+    with pytest.raises(StadError, match="clip: 3 frames, the model takes clip_len"):
+        d.predict_keyframe(video, 5, clip=[1, 2, 3])
+    with pytest.raises(StadError, match="clip: frame 0 is not in 1..20"):
+        d.predict_keyframe(video, 5, clip=[0] + clip[1:].tolist())
+    with pytest.raises(StadError, match=r"boxes: expected an \(N, 4\)"):
+        d.predict_keyframe(video, 5, boxes=[1, 2, 3])

@@ -11,7 +11,13 @@ from _paths import ROOT
 
 from stad_helpers.data import layout
 from stad_helpers.errors import StadError
-from stad_helpers.notebook import check_data_folder, check_params
+from stad_helpers.notebook import (
+    check_data_folder,
+    check_params,
+    data_used_by,
+    from_root,
+    project_root,
+)
 from stad_helpers.pipeline import Tutorial
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
@@ -30,12 +36,13 @@ def test_good_parameters_pass(tmp_path):
 
 
 @pytest.mark.parametrize("name, value, says", [
-    ("det_iters", -5, "det_iters = -5: expected None or a whole number >= 1"),
+    ("det_iters", -5, "det_iters = -5: expected None (the config's own) or a whole "
+                  "number >= 1"),
     ("action_epochs", 0, "action_epochs = 0"),
     ("det_iters", 2.5, "whole number"),
     ("det_iters", True, "whole number"),
-    ("min_frame_map", 75, "min_frame_map = 75: expected None or a number in "
-                          "[0, 1] (a fraction, not percent)"),
+    ("min_frame_map", 75, "min_frame_map = 75: expected None (the profile's "
+                          "floor) or a number in [0, 1] (a fraction, not percent)"),
     ("action_score_thr", -0.1, "action_score_thr"),
     ("test_ratio", 1.0, "test_ratio = 1.0"),
     ("profile", "tpu", "profile = 'tpu': expected one of ['cpu', 'gpu']"),
@@ -44,12 +51,54 @@ def test_good_parameters_pass(tmp_path):
     ("run_everything", "yes", "run_everything = 'yes': expected True or False"),
     ("work_dir", None, "work_dir = None"),
     ("det_itres", 3, "det_itres: no rule"),
+    ("predict_stepsize", None, "predict_stepsize = None: expected a whole number"),
+    ("output_stepsize", 1.5, "output_stepsize = 1.5"),
+    ("action_score_thr", None, "action_score_thr = None: expected a number in"),
+    ("output_fps", 0, "output_fps = 0: expected None (the video's rate"),
+    ("output_fps", "25", "output_fps = '25'"),
 ])
 def test_a_bad_parameter_is_named_with_what_it_accepts(name, value, says):
     with pytest.raises(StadError) as err:
         check_params(**{name: value})
     assert says in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_none_only_where_documented_and_a_frame_rate_may_be_decimal():
+    check_params(output_fps=12.5, det_epochs=None, action_epochs=None,
+                 det_iters=None, min_frame_map=None, min_coverage=None)
+    check_params(output_fps=None, predict_stepsize=4, output_stepsize=2)
+
+
+def test_relative_paths_are_read_from_the_project_root(tmp_path, monkeypatch):
+    """Whatever the kernel's working directory (notebooks/ in Jupyter)."""
+    root = project_root()
+    monkeypatch.chdir(tmp_path)
+    assert from_root("data/x") == root / "data" / "x"
+    assert from_root(tmp_path) == tmp_path and from_root(None) is None
+    check_params(demo_video="README.md", videos_dir="notebooks")  # from the root
+    with pytest.raises(StadError, match=f"{root / 'nope.mp4'} does not exist"):
+        check_params(demo_video="nope.mp4")
+    with pytest.raises(StadError, match=f"{root / 'no_such_data'}"):
+        check_params(data="no_such_data")
+
+
+def test_notebooks_02_to_04_continue_on_the_dataset_01_took(tmp_path):
+    data, work = tmp_path / "tiny", tmp_path / "work"
+    gt = layout.gt_file(data)
+    gt.parent.mkdir(parents=True)
+    gt.write_bytes(b"")
+    assert data_used_by(work) is None  # a new work dir: the synthetic dataset
+    (work / "stages").mkdir(parents=True)
+    record = {"stage": "dataset", "status": "done", "settings": {"data": "user"},
+              "inputs": {}, "paths": {"gt": str(gt)}, "version": 1}
+    (work / "stages" / "dataset.json").write_text(json.dumps(record))
+    assert data_used_by(work) == data
+    gt.unlink()  # the folder lost its annotation: not used any more
+    assert data_used_by(work) is None
+    record["settings"] = {"data": "synthetic", "seed": 0}
+    (work / "stages" / "dataset.json").write_text(json.dumps(record))
+    assert data_used_by(work) is None
 
 
 def test_a_missing_path_is_named(tmp_path):

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from ..data import layout
 from . import own_data
-from ._common import existing_dir, existing_file, nonnegative_int, positive_int
+from ._common import (
+    existing_dir,
+    existing_file,
+    existing_path,
+    nonnegative_int,
+    positive_int,
+)
 
 
 def register(sub) -> None:
@@ -21,11 +27,15 @@ def register(sub) -> None:
     data.required = True
     own_data.register(data)  # `stad data import|export`
 
-    v = data.add_parser("validate", help="report every problem in a GT file (and, "
-                                         "with --videos-root, its videos)")
-    v.add_argument("gt", metavar="GT.pkl", type=existing_file)
+    v = data.add_parser("validate", help="report every problem in a dataset: its GT "
+                                         "file and, for a folder or with "
+                                         "--videos-root, its videos")
+    v.add_argument("gt", metavar="DATA|GT.pkl", type=existing_path,
+                   help="a MultiSports-layout dataset folder (its "
+                        f"{layout.GT_REL} and videos are checked) or a GT file")
     v.add_argument("--videos-root", type=existing_dir, metavar="DIR",
-                   help="folder holding trainval/ and test/ to check the videos too")
+                   help="folder holding trainval/ and test/ to check the videos too "
+                        "(default for a dataset folder: that folder)")
     v.set_defaults(func=_validate)
 
     s = data.add_parser("synth", help="write the synthetic dataset (MultiSports-tiny "
@@ -54,7 +64,12 @@ def register(sub) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from ..data import safe_load, validate_gt
+    from ..notebook import check_data_folder
 
+    if args.gt.is_dir():  # a dataset folder: its GT, and its videos by default
+        folder = check_data_folder(args.gt, "DATA")
+        args.gt = layout.gt_file(folder)
+        args.videos_root = args.videos_root or folder
     problems = validate_gt(safe_load(args.gt), source=str(args.gt),
                            videos_root=args.videos_root)
     for p in problems:

@@ -103,19 +103,41 @@ class Demo:
         return min(segment * step + step // 2, total - 1)
 
     def predict(self, key_rgb: np.ndarray, clip_rgb: Sequence[np.ndarray],
-                keyframe: int, video: str = "") -> Predictions:
+                keyframe: int, video: str = "", boxes: np.ndarray | None = None,
+                person_scores: np.ndarray | None = None) -> Predictions:
         """People and action scores at `keyframe` (0-based) from RGB frames.
 
         `key_rgb` is the keyframe, `clip_rgb` the frames `sampler.indices` names
-        for it. Returns a `Predictions` at frame `keyframe + 1`, boxes in pixels,
-        full action scores (unnamed classes 0), best person first.
+        for it. People are detected on `key_rgb` (`det_score_thr`) unless
+        `boxes` gives them: `(N, 4)` float pixels (x1, y1, x2, y2) on the
+        keyframe, with their `(N,)` `person_scores` (default 1.0). Returns a
+        `Predictions` at frame `keyframe + 1`, boxes in pixels, full action
+        scores (unnamed classes 0), one row per box in the order detected
+        (best person first) or given.
+
+        Raises:
+            StadError: `boxes` is not `(N, 4)`, or `person_scores` not `(N,)`.
         """
         import torch
 
         h, w = key_rgb.shape[:2]
-        boxes, person_scores = people.detect_people(
-            self.det_model, self.det_pipeline, np.ascontiguousarray(key_rgb[..., ::-1]),
-            self.det_score_thr, self.det_cat_id)
+        if boxes is None:
+            boxes, person_scores = people.detect_people(
+                self.det_model, self.det_pipeline,
+                np.ascontiguousarray(key_rgb[..., ::-1]), self.det_score_thr,
+                self.det_cat_id)
+        else:
+            boxes = np.asarray(boxes, np.float32)
+            if boxes.size == 0:
+                boxes = boxes.reshape(0, 4)
+            if boxes.ndim != 2 or boxes.shape[1] != 4:
+                raise StadError(f"boxes: expected an (N, 4) array of pixel boxes, "
+                                f"got shape {boxes.shape}", video)
+            person_scores = (np.ones(len(boxes), np.float32) if person_scores is None
+                             else np.asarray(person_scores, np.float32).reshape(-1))
+            if len(person_scores) != len(boxes):
+                raise StadError(f"person_scores: {len(person_scores)} scores for "
+                                f"{len(boxes)} boxes", video)
         if not len(boxes):
             return Predictions.empty(self.class_names, video=video, size=(h, w))
         norm = np.clip(boxes / np.array([w, h, w, h], np.float32), 0, 1)
@@ -130,20 +152,37 @@ class Demo:
         preds.action_scores[:, ~self.named] = 0.0
         return preds
 
-    def predict_keyframe(self, video: str | os.PathLike, frame: int) -> Predictions:
+    def predict_keyframe(self, video: str | os.PathLike, frame: int,
+                         boxes: np.ndarray | None = None,
+                         person_scores: np.ndarray | None = None,
+                         clip: Sequence[int] | None = None) -> Predictions:
         """The predictions at frame `frame` (1-based) of `video`, as the demo makes
         them for a keyframe there (decodes only the frames of its clip).
 
+        With no more arguments it detects the people itself and samples the
+        clip as the demo does (`sampler.indices`). To run the action model on
+        exactly what you looked at, pass the people you detected (`boxes`,
+        `person_scores`, as `detect_people` returns them) and/or the clip you
+        sampled (`clip`, 1-based frame numbers, `sampler.indices(...) + 1`):
+        the rows then follow the order of `boxes`.
+
         Args:
             video: The video file.
-            frame: 1-based frame number.
+            frame: 1-based frame number of the keyframe.
+            boxes: `(N, 4)` float pixel boxes (x1, y1, x2, y2) on the keyframe;
+                None: detect them (`det_score_thr`).
+            person_scores: `(N,)` detector scores of `boxes` (default 1.0).
+            clip: The clip's 1-based frame numbers, `sampler.clip_len` of them;
+                None: the demo's own sampling.
 
         Returns:
-            `Predictions` in pixels of the video's frames.
+            `Predictions` in pixels of the video's frames, one row per box.
 
         Raises:
-            StadError: `frame` is outside 1..(number of frames), or the video cannot
-                be read.
+            StadError: `frame` or a `clip` frame is outside 1..(number of
+                frames), `clip` has not `sampler.clip_len` frames, `boxes` or
+                `person_scores` have the wrong shape, or the video cannot be
+                read.
         """
         from ..viz.reader import FrameReader
 
@@ -152,8 +191,20 @@ class Demo:
             if not 1 <= int(frame) <= total:
                 raise StadError(f"frame {frame} is not in 1..{total}", video)
             key = int(frame) - 1
-            clip = [reader[int(i) + 1] for i in self.sampler.indices(key, total)]
-            return self.predict(reader[key + 1], clip, key, str(video))
+            if clip is None:
+                numbers = [int(i) + 1 for i in self.sampler.indices(key, total)]
+            else:
+                numbers = [int(i) for i in np.asarray(clip).reshape(-1)]
+                if len(numbers) != self.sampler.clip_len:
+                    raise StadError(f"clip: {len(numbers)} frames, the model takes "
+                                    f"clip_len = {self.sampler.clip_len}", video)
+                outside = [n for n in numbers if not 1 <= n <= total]
+                if outside:
+                    raise StadError(f"clip: frame {outside[0]} is not in "
+                                    f"1..{total}", video)
+            frames = [reader[n] for n in numbers]
+            return self.predict(reader[key + 1], frames, key, str(video), boxes,
+                                person_scores)
 
     # ---- a whole video, streamed ----------------------------------------------------
     def predictions(self, video: str | os.PathLike,
