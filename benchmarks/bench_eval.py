@@ -7,17 +7,19 @@ scores them
 
 - the upstream way: MMAction2's `frameAP`, `link_tubes` and `videoAP` (with
   `stad_helpers.compat`'s fixes), the steps of `MultiSportsMetric`, on an
-  evenly spread sample of `--upstream-videos` val videos (the whole split takes
-  about half an hour and ~10 GB: `link_tubes` visits every frame of every video
-  for each of the 66 labels), extrapolated per video to the whole split;
+  evenly spread sample of `--upstream-videos` val videos;
 - our way (`stad_helpers.multisports_map`, what `stad evaluate` runs) on the
-  same sample, checking that every number is equal, then on the whole split,
-  also through `action_metrics` (conversion and per-class table included).
+  same sample, checking that every number and every linked tube is equal;
+- ours on the whole split, also through `action_metrics` (conversion and
+  per-class table included), and upstream's `frameAP` and `videoAP` (on our
+  tubes, the same) there too. Upstream's `link_tubes` on the whole split would
+  first build 66 empty arrays per frame of every val video (80 million, ~13
+  GB), so its time is extrapolated per video from the sample.
 
     .venv/bin/python benchmarks/bench_eval.py [--seed 0] [--upstream-videos 40]
         [--workers 1]
 
-`--upstream-videos 0` runs upstream on the whole split (slow).
+`--upstream-videos 0` links the whole split the upstream way too (slow, ~13 GB).
 """
 
 from __future__ import annotations
@@ -46,16 +48,26 @@ from stad_helpers.action_predict import quiet_output, video_predictions  # noqa:
 from stad_helpers.data.gt import MultiSportsGT  # noqa: E402
 
 
-def upstream_metrics(raw: dict, dets: np.ndarray) -> tuple[dict, dict]:
-    """MultiSportsMetric.compute_metrics's numbers (percent, rounded as it does)."""
+def upstream_metrics(raw: dict, dets: np.ndarray, tubes: dict | None = None
+                     ) -> tuple[dict, dict, dict]:
+    """MultiSportsMetric.compute_metrics's numbers (percent, rounded as it does),
+    its tubes and seconds per step; with `tubes`, linking is skipped."""
     from mmaction.evaluation.functional import multisports_utils as mu
 
+    seconds = {}
     with quiet_output():
+        t = time.perf_counter()
         out = {"frameAP": round(mu.frameAP(raw, dets, FRAME_IOU, False), 4)}
-        tubes = mu.link_tubes(raw, dets, len_thre=TUBE_MIN_LEN)
+        seconds["frame-AP"] = time.perf_counter() - t
+        if tubes is None:
+            t = time.perf_counter()
+            tubes = mu.link_tubes(raw, dets, len_thre=TUBE_MIN_LEN)
+            seconds["linking"] = time.perf_counter() - t
+        t = time.perf_counter()
         out.update({f"v_map@{t}": round(mu.videoAP(raw, tubes, t, False), 4)
                     for t in VIDEO_IOUS})
-    return out, tubes
+        seconds["video-AP"] = time.perf_counter() - t
+    return out, tubes, seconds
 
 
 def our_metrics(raw: dict, dets: np.ndarray, workers: int) -> tuple[dict, dict, dict]:
@@ -111,37 +123,44 @@ def main(argv: list[str] | None = None) -> int:
     part_raw = part_gt.to_dict()
     part_dets = frame_detections([p for p in predictions if p.video in set(sample)],
                                  part_gt)
-    t = time.perf_counter()
-    theirs, their_tubes = upstream_metrics(part_raw, part_dets)
-    upstream_s = time.perf_counter() - t
+    theirs, their_tubes, their_s = upstream_metrics(part_raw, part_dets)
+    upstream_s = sum(their_s.values())
     t = time.perf_counter()
     ours, our_tubes, _ = our_metrics(part_raw, part_dets, args.workers)
     ours_s = time.perf_counter() - t
     equal = theirs == ours and same_tubes(their_tubes, our_tubes)
+    steps = ", ".join(f"{name} {s:.1f} s" for name, s in their_s.items())
     print(f"\n{k} val videos, {len(part_dets)} boxes:")
-    print(f"  upstream (MMAction2 + compat) {upstream_s:8.1f} s  {theirs}")
+    print(f"  upstream (MMAction2 + compat) {upstream_s:8.1f} s  ({steps}) {theirs}")
     print(f"  ours (multisports_map)        {ours_s:8.1f} s  {ours}")
     print(f"  equal: {equal} (numbers and every linked tube); ratio "
           f"{upstream_s / ours_s:.0f}x")
 
-    # Ours on the whole split.
+    # Ours on the whole split; upstream's frame-AP and video-AP too (its linking
+    # would build 66 empty arrays per frame of every video: extrapolated).
     raw = gt.to_dict()
     t = time.perf_counter()
     dets = frame_detections(predictions, gt)
     convert_s = time.perf_counter() - t
-    full, _, seconds = our_metrics(raw, dets, args.workers)
+    full, tubes, seconds = our_metrics(raw, dets, args.workers)
     full_s = convert_s + sum(seconds.values())
     t = time.perf_counter()
     metrics = action_metrics(predictions, gt, workers=args.workers)
     table_s = time.perf_counter() - t
-    estimate = upstream_s * len(every) / k
     steps = ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items())
     print(f"\nall {len(every)} val videos, {len(dets)} boxes:")
     print(f"  ours {full_s:.1f} s (conversion {convert_s:.1f} s, {steps}) {full}")
     print(f"  action_metrics (per-class table included): {table_s:.1f} s: "
           f"frame_map {metrics.frame_map}, video_map {metrics.video_map}")
-    print(f"  upstream, extrapolated from the sample: {estimate:.0f} s "
-          f"({estimate / 60:.0f} min), ratio ~{estimate / full_s:.0f}x")
+    theirs, _, their_full = upstream_metrics(raw, dets, tubes)
+    link = their_s["linking"] * len(every) / k
+    estimate = link + sum(their_full.values())
+    equal = equal and theirs == full
+    print(f"  upstream: frame-AP {their_full['frame-AP']:.1f} s, video-AP on the "
+          f"same tubes {their_full['video-AP']:.1f} s (equal: {theirs == full}), "
+          f"linking ~{link:.0f} s extrapolated from the sample")
+    print(f"  upstream in all ~{estimate:.0f} s ({estimate / 60:.0f} min), "
+          f"ratio ~{estimate / full_s:.0f}x")
     return 0 if equal else 1
 
 
