@@ -144,9 +144,10 @@ def frame_detections(predictions: Sequence[Predictions] | list[list],
 def _checked(predictions: Sequence[Predictions], gt: MultiSportsGT
              ) -> list[Predictions]:
     """`predictions` if they can be scored on `gt`, else a StadError."""
+    test_videos = set(gt.test_videos)
     for p in predictions:
         where = f"predictions for video {p.video!r}"
-        if p.video not in set(gt.test_videos):
+        if p.video not in test_videos:
             raise StadError(f"{where}: not a video of the val split (test_videos) "
                             f"of the GT", gt.source)
         if list(p.class_names) != list(gt.labels):
