@@ -128,7 +128,7 @@ def test_bad_values_are_refused_naming_the_option(files, capsys, argv, option,
 
 
 @pytest.mark.parametrize("argv, name", [
-    (["data", "validate", "{missing}"], "GT.pkl"),
+    (["data", "validate", "{missing}"], "DATA|GT.pkl"),
     (["data", "import", "cvat", "{a}", "{missing}", "--videos", "{videos}",
       "{out}"], "SRC"),
     (["data", "import", "cvat", "{a}", "--videos", "{missing}", "{out}"],
