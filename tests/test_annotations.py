@@ -1015,7 +1015,8 @@ def test_label_studio_several_annotations(synth, tmp_path, video0):
     chosen = import_one("label-studio", src, root, tmp_path / "b",
                         annotator="ANN@x.org")
     assert chosen.labels == ["wave"]
-    with pytest.raises(StadError, match="no annotated video"):
+    with pytest.raises(StadError, match="no annotation by annotator 'carol'.*"
+                       "annotators present: ann@x.org, bob@x.org"):
         import_one("label-studio", src, root, tmp_path / "c", annotator="carol")
 
 

@@ -31,6 +31,7 @@ Used in: 05_your_own_data.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,15 +75,23 @@ def read_cvat(
         info = next(iter(tasks.values()))
         info["source"] = info.get("source") or xml.meta_source
 
+    present = _attribute_names(label_specs, parsed)
     if action_attribute is None:
         action_attribute = _declared_action_attribute(label_specs, no_action)
         if action_attribute is not None:
             notes.append(f"the action is the attribute {action_attribute!r} the "
                          "CVAT file declares for it (--action-attribute to choose "
                          "another)")
+        else:
+            action_attribute = _single_label_attribute(label_specs, no_action, shown,
+                                                       notes)
+    elif action_attribute not in present:
+        raise StadError(_no_such_attribute(action_attribute, present), shown)
     idle_values, labels = _action_values(label_specs, action_attribute, no_action)
     videos = {tid: _task_video(info, path, shown, len(tasks) == 1)
               for tid, info in tasks.items()}
+    dropped: dict[str, int] = {}  # label -> tracks without the action attribute
+    boxed = 0
     for tr in parsed:
         task_id = tr["task_id"]
         if len(tasks) == 1:
@@ -92,10 +101,23 @@ def read_cvat(
         else:
             raise StadError(f"track {tr['id']} belongs to task {task_id!r}, which the "
                             "file's <meta> does not describe", shown)
-        track = _to_track(tr, video, action_attribute, idle_values, label_specs,
-                          shown)
-        if track is not None:
-            video.tracks.append(track)
+        if not tr["frame"]:
+            continue  # polygons, points, ...: not boxes
+        boxed += 1
+        if not _has_attribute(tr, action_attribute, label_specs):
+            dropped[tr["label"]] = dropped.get(tr["label"], 0) + 1
+            continue  # another kind of object (no action attribute)
+        video.tracks.append(_to_track(tr, video, action_attribute, idle_values,
+                                      shown))
+    if dropped:
+        what = ", ".join(f"{n} {label!r}" for label, n in sorted(dropped.items()))
+        if sum(dropped.values()) == boxed:
+            raise StadError(f"no track has the action attribute {action_attribute!r}"
+                            f" (tracks by label: {what}); "
+                            + _no_such_attribute(action_attribute, present), shown)
+        notes.append(f"{shown}: {sum(dropped.values())} track(s) without the "
+                     f"attribute {action_attribute!r} left out as another kind of "
+                     f"object (by label: {what})")
     _undo_project_offsets(tasks, videos, shown, notes)
     for tid, info in tasks.items():
         if info.get("step", 1) > 1:
@@ -118,6 +140,68 @@ def _declared_action_attribute(specs: list[dict], no_action: str | None
              and (a["name"].lower() == "action" or a["default"] == idle)
              and any(v != a["default"] for v in a["values"])}
     return names.pop() if len(names) == 1 else None
+
+
+def _attribute_names(specs: list[dict], parsed: list[dict]) -> list[str]:
+    """Every attribute name the file declares or a box carries, in file order."""
+    names = [a["name"] for s in specs for a in s["attributes"] if a["name"]]
+    names += [k for tr in parsed for attrs in tr["attrs"] for k in attrs]
+    return list(dict.fromkeys(names))
+
+
+def _no_such_attribute(name: str, present: list[str]) -> str:
+    """The message for an action attribute no label or box has."""
+    if not present:
+        return (f"no label or box has an attribute {name!r} (the file has no "
+                "attributes: leave out --action-attribute to take the action from "
+                "the track labels)")
+    msg = (f"no label or box has an attribute {name!r}; attributes present: "
+           + ", ".join(map(repr, present)))
+    lower = {p.lower(): p for p in present}
+    near = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    if near:
+        msg += f" (did you mean --action-attribute {lower[near[0]]!r}?)"
+    return msg
+
+
+def _has_attribute(tr: dict, attribute: str | None, specs: list[dict]) -> bool:
+    """Whether a parsed track carries the action (always, without an attribute)."""
+    if attribute is None:
+        return True
+    return (any(a["name"] == attribute for s in specs if s["name"] == tr["label"]
+                for a in s["attributes"])
+            or any(attribute in a for a in tr["attrs"]))
+
+
+def _single_label_attribute(specs: list[dict], no_action: str | None, shown: str,
+                            notes: list[str]) -> str | None:
+    """The action attribute of a file with one label and per-box attribute(s).
+
+    A file with exactly one label (e.g. "person") whose boxes carry one
+    attribute with several values (e.g. "activity": none, walk, run) annotates
+    the action in that attribute: it is used, and said in `notes`. Several such
+    attributes: none is chosen, and `notes` names them with the option to pick.
+    """
+    idle = no_action if no_action is not None else IDLE_LABEL
+    labels = [s for s in specs if s["name"] != idle]
+    if len(labels) != 1:
+        return None
+    spec = labels[0]
+    several = [a for a in spec["attributes"] if a["name"] and len(a["values"]) > 1]
+    if len(several) == 1:
+        attr = several[0]
+        notes.append(f"{shown}: the only label {spec['name']!r} has the attribute "
+                     f"{attr['name']!r} ({', '.join(attr['values'])}): it is taken "
+                     f"as the action, {attr['default']!r} meaning no action "
+                     "(--action-attribute to choose another)")
+        return attr["name"]
+    if several:
+        notes.append(f"warning: {shown}: the only label {spec['name']!r} is the "
+                     "action; its attributes "
+                     + ", ".join(repr(a["name"]) for a in several)
+                     + " are not used (--action-attribute NAME to take the action "
+                       "from one)")
+    return None
 
 
 def _undo_project_offsets(tasks: dict, videos: dict, shown: str,
@@ -187,17 +271,10 @@ def _task_video(info: dict, path: Path, shown: str, only: bool) -> VideoAnnotati
 
 
 def _to_track(tr: dict, video: VideoAnnotation, attribute: str | None,
-              idle: set[str], specs: list[dict], shown: str) -> Track | None:
-    """A `Track` from a parsed <track>, or None when it is not a person track."""
+              idle: set[str], shown: str) -> Track:
+    """A `Track` from a parsed <track> of boxes (that carries the action)."""
     n = len(tr["frame"])
-    if not n:
-        return None  # polygons, points, ...: not boxes
     where = f"{shown}: track {tr['id']}"
-    if attribute is not None:
-        declares = any(a["name"] == attribute for s in specs if s["name"] == tr["label"]
-                       for a in s["attributes"])
-        if not declares and not any(attribute in a for a in tr["attrs"]):
-            return None  # another kind of object (no action attribute)
     try:
         frames = np.array(tr["frame"], dtype=str).astype(np.int64) + 1
         boxes = np.array(tr["xyxy"], dtype=str).astype(np.float64)

@@ -47,7 +47,12 @@ from ..fileio import check_output_dir, replace_output_dir, temp_dir_beside
 from .build import tracks_to_gt
 from .csv_format import DEFAULT_MAX_GAP, iter_csv_sources, read_csv
 from .cvat import iter_xml_sources, read_cvat
-from .label_studio import iter_json_sources, read_label_studio, retime_label_studio
+from .label_studio import (
+    iter_json_sources,
+    list_annotators,
+    read_label_studio,
+    retime_label_studio,
+)
 from .labels import LABEL_ID_RULE, choose_labels, read_label_list
 from .merge import merge_sources
 from .tracks import PathLike, Track, VideoAnnotation
@@ -99,8 +104,9 @@ def import_annotations(
         StadError: An unknown format; both a test ratio and test videos; an
             option of another format (`action_attribute`, `annotator`); a missing or
             unreadable source; two videos with one key; no annotated video; bad
-            boxes or conflicting annotations (all listed); `out_dir` not a
-            folder the project may write (without `overwrite`).
+            boxes or conflicting annotations (all listed); no action tube at
+            all; `out_dir` inside `videos_dir`, or not a folder the project may
+            write (without `overwrite`).
     """
     own_notes = notes is None
     notes = [] if own_notes else notes
@@ -112,6 +118,7 @@ def import_annotations(
     if annotator is not None and fmt != "label-studio":
         raise StadError(f"--annotator is for Label Studio exports, not {fmt}")
     out_dir = Path(out_dir)
+    _refuse_out_inside_videos(out_dir, Path(videos_dir))
     inputs = [*_as_list(sources), videos_dir]  # never replaced, whatever overwrite
     check_output_dir(out_dir, kind="dataset", inputs=inputs, overwrite=overwrite)
 
@@ -154,7 +161,13 @@ def import_annotations(
 
     names = choose_labels(labels, declared, tracks, notes)
     test = _test_split(keys, index, test_ratio, test_videos, seed)
+    _warn_empty_split(keys, test, test_ratio, notes)
     gt = tracks_to_gt(tracks, None, names, test, videos=keys, info=info)
+    if not any(tubes for v in gt.gttubes.values() for tubes in v.values()):
+        raise StadError("the import gives no action tube ("
+                        f"{len(tracks)} track(s), none with an action: every box is "
+                        "'no action'; check --action-attribute/--no-action, or the "
+                        "labels) in " + ", ".join(map(str, _as_list(sources))))
     raise_if_invalid(gt.to_dict(), source="the imported annotations")
     written = _write_dataset(gt, files, info, out_dir, overwrite, progress, inputs)
     if own_notes:
@@ -206,7 +219,7 @@ def read_sources(fmt: str, sources, action_attribute: str | None = None,
     Raises:
         StadError: A source is missing, no file of the format is found, or a
             file cannot be read (see `read_cvat`, `read_csv`,
-            `read_label_studio`).
+            `read_label_studio`); `annotator` made none of the annotations.
     """
     fmt = normalize_format(fmt)
     notes = [] if notes is None else notes
@@ -246,6 +259,11 @@ def read_sources(fmt: str, sources, action_attribute: str | None = None,
         if labels is not None:
             declared = list(dict.fromkeys([*(declared or []), *labels]))
     _count_repeats(notes, start)
+    if fmt == "label-studio" and annotator is not None and not anns:
+        present = sorted({w for p in seen.values() for w in list_annotators(p)})
+        raise StadError(f"no annotation by annotator {annotator!r} in "
+                        + ", ".join(map(str, seen.values())) + "; annotators "
+                        "present: " + (", ".join(present) or "none"))
     return anns, declared
 
 
@@ -260,6 +278,31 @@ def _count_repeats(notes: list[str], start: int) -> None:
 
 def _as_list(sources) -> list:
     return [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+
+
+def _refuse_out_inside_videos(out_dir: Path, videos_dir: Path) -> None:
+    """An output inside the videos folder would hold copies of the videos, which
+    the next import from that folder finds twice: refused."""
+    out, videos = out_dir.resolve(), videos_dir.resolve()
+    if out == videos or videos in out.parents:
+        raise StadError(f"the dataset folder is inside the videos folder {videos_dir}"
+                        " (its copies of the videos would be found by the next "
+                        "import); choose an OUT outside it", out_dir)
+
+
+def _warn_empty_split(keys: list[str], test: list[str], ratio: float | None,
+                      notes: list[str]) -> None:
+    """A warning in `notes` when the train or the val split has no video:
+    `stad train` needs both."""
+    if test and len(test) < len(keys):
+        return
+    empty = "val (test_videos)" if not test else "train"
+    how = (f"--test-ratio {DEFAULT_TEST_RATIO if ratio is None else ratio:g} of "
+           f"{len(keys)} video(s) gives {len(test)}" if not test or ratio is not None
+           else "--test-videos lists every video")
+    notes.append(f"warning: the {empty} split is empty ({how}); `stad train` needs "
+                 "videos in both: import more videos (at least 2), or set "
+                 "--test-ratio / --test-videos")
 
 
 def _test_split(keys: list[str], index: VideoIndex, ratio: float | None,

@@ -234,6 +234,30 @@ def _pick_annotation(task: dict, annotator: str | None = None
     return anns[order[-1]], count
 
 
+def list_annotators(path: PathLike) -> list[str]:
+    """Who annotated the tasks of a Label Studio JSON export (email, else user
+    name, else id), sorted; for messages about `--annotator`.
+
+    Raises:
+        StadError: A file that cannot be read as JSON.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StadError(f"cannot read Label Studio JSON ({exc})", path) from None
+    tasks = raw if isinstance(raw, list) else [raw]
+    if is_json_min(tasks):
+        tasks = tasks_from_json_min(tasks, path)
+    names = set()
+    for task in tasks:
+        for a in (task.get("annotations") or []) if isinstance(task, dict) else []:
+            if isinstance(a, dict) and not a.get("was_cancelled"):
+                name = _annotator_name(a)[len("annotation by "):]
+                names.add(name or "(unknown)")
+    return sorted(names)
+
+
 def _annotator_keys(annotation: dict) -> set[str]:
     """Every way `--annotator` may name who made `annotation` (lower case)."""
     who = annotation.get("completed_by")

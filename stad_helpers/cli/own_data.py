@@ -16,6 +16,7 @@ Each calls one function of `stad_helpers.annotations` and prints a short result.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..annotations.csv_format import DEFAULT_MAX_GAP
@@ -137,11 +138,27 @@ def register(data) -> None:
     cs.set_defaults(func=_export_csv)
 
 
-def _list_arg(value: str | None) -> list[str] | Path | None:
+_LIST_FILE_SUFFIXES = (".txt", ".xml", ".json", ".csv")
+
+
+def _list_arg(value: str | None, option: str = "--test-videos"
+              ) -> list[str] | Path | None:
+    """A comma-separated list, or the file `value` names.
+
+    For `--labels`, a value that looks like a path (a path separator, or the
+    suffix of a labels file) but names no file is an error, not a label name.
+    """
     if value is None:
         return None
     if Path(value).is_file():
         return Path(value)
+    if option == "--labels" and "," not in value and (
+            "/" in value or os.sep in value
+            or Path(value).suffix.lower() in _LIST_FILE_SUFFIXES):
+        from ..errors import StadError
+
+        raise StadError(f"{option}: labels file not found (a list of labels is "
+                        "comma-separated names)", value)
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
@@ -157,7 +174,7 @@ def _import(args: argparse.Namespace) -> int:
         args.format, args.sources, args.videos, args.out,
         test_ratio=args.test_ratio, test_videos=test_videos, seed=args.seed,
         action_attribute=args.action_attribute, no_action=args.no_action,
-        labels=_list_arg(args.labels), frame_base=args.frame_base,
+        labels=_list_arg(args.labels, "--labels"), frame_base=args.frame_base,
         max_gap=args.max_gap, annotator=args.annotator, overwrite=args.overwrite,
         notes=(notes := []))
     print(gt_path)

@@ -52,6 +52,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.launcher != "none" and args.device is not None:
         raise StadError("--device is for single-process training; under torchrun "
                         "each process takes its own GPU (or the CPU without one)")
+    _check_splits(args)  # an empty train/val split: one clear line, not MMEngine's
     _fetch_weights(args)  # every remote checkpoint first; offline: one clear line
     with (use_device(args.device) if args.launcher == "none"
           else contextlib.nullcontext()):
@@ -85,3 +86,22 @@ def _fetch_weights(args: argparse.Namespace) -> None:
     if args.resume and (work / "last_checkpoint").is_file():
         options["load_from"] = None
     preflight([args.config], options)
+
+
+def _check_splits(args: argparse.Namespace) -> None:
+    """The config as `train` will build it (data options applied); refuse an
+    empty train or val split (`stad_helpers.data.validate.check_split_annotations`)."""
+    from ..data.validate import check_split_annotations
+    from ..train import load_config
+
+    options = parse_cfg_options(args.cfg_options)
+    if args.kind == "det":
+        from ..detector import data_options
+
+        if args.data is not None:
+            options = {**data_options(args.config, args.data), **options}
+    else:
+        from ..action import action_options
+
+        options = action_options(args.config, args.data, options)
+    check_split_annotations(load_config(args.config, options), args.config)

@@ -599,3 +599,55 @@ def _check_video_files(root: Path, splits: dict[str, list[str]], nframes: dict,
                 f"{nframes[video]}" + (" (annotated frames past the end cannot be "
                                        "read)" if shorter else "")))
     return problems
+
+
+SPLIT_LOADERS = {"train_dataloader": "train", "val_dataloader": "val"}
+
+
+def check_split_annotations(cfg, config: str | os.PathLike) -> None:
+    """Refuse, before a training starts, a train or val split with no data.
+
+    The annotation file (`ann_file`, under the dataset's `data_root` when
+    relative) of `train_dataloader` and `val_dataloader` is read: a COCO JSON
+    (`stad convert det-anno`) must list images, an AVA CSV (`stad convert ava`)
+    must have a row. An empty split (e.g. an import of one video, whose val
+    split `--test-ratio` rounded to 0 videos) otherwise fails deep in MMEngine
+    (`build_val_loop`: "need at least one array to concatenate"). Missing files
+    are left to the training's own checks.
+
+    Args:
+        cfg: The MMEngine `Config` about to be trained (data options applied).
+        config: Its path, for messages.
+
+    Raises:
+        StadError: A split's annotation file holds no image or row (naming the
+            file and what to do), or a JSON one cannot be read.
+    """
+    import json
+
+    for loader, split in SPLIT_LOADERS.items():
+        dataset = (cfg.get(loader) or {}).get("dataset") or {}
+        while "dataset" in dataset and "ann_file" not in dataset:  # wrappers
+            dataset = dataset.dataset
+        ann = dataset.get("ann_file")
+        if not ann:
+            continue
+        path = Path(ann)
+        if not path.is_absolute() and dataset.get("data_root"):
+            path = Path(dataset["data_root"]) / path
+        if not path.is_file():
+            continue
+        if path.suffix.lower() == ".json":
+            try:
+                empty = not json.loads(path.read_text(encoding="utf-8")).get("images")
+            except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+                raise StadError(f"cannot read COCO JSON ({exc})", path) from None
+        else:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                empty = not any(line.strip() for line in f)
+        if empty:
+            raise StadError(
+                f"the {split} split is empty ({loader} of {config}): the dataset's "
+                f"{'test_videos' if split == 'val' else 'train_videos'} list no "
+                "video; re-import with more videos (at least 2) or another "
+                "--test-ratio / --test-videos, then convert again", path)

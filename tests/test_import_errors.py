@@ -1,0 +1,196 @@
+"""Import mistakes said clearly (issue 14 follow-up): misspelt options, empty
+splits, a labels path that does not exist, an unknown annotator, a single label
+whose attribute holds the action, an output inside the videos folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _odd_videos import grey_clip
+
+from stad_helpers.annotations import import_annotations
+from stad_helpers.cli import main as cli
+from stad_helpers.data.gt import MultiSportsGT
+from stad_helpers.errors import StadError
+
+N = 20  # frames of each test video (160x120)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    """Two grey 160x120 clips of N frames: a.mp4, b.mp4."""
+    root = tmp_path_factory.mktemp("videos")
+    for name in ("a", "b"):
+        grey_clip(root / f"{name}.mp4", nframes=N)
+    return root
+
+
+def _attribute(name: str, values: list[str], default: str) -> str:
+    return (f"<attribute><name>{name}</name><mutable>True</mutable>"
+            "<input_type>select</input_type>"
+            f"<default_value>{default}</default_value>"
+            f"<values>{chr(10).join(values)}</values></attribute>")
+
+
+def _cvat(path: Path, video: str, labels: str, tracks: str) -> Path:
+    """A one-task CVAT-for-video 1.1 file of `video` (160x120, N frames)."""
+    path.write_text(f"""<?xml version="1.0" encoding="utf-8"?>
+<annotations><version>1.1</version><meta><task><id>1</id><name>t</name>
+<size>{N}</size><mode>interpolation</mode><start_frame>0</start_frame>
+<stop_frame>{N - 1}</stop_frame><labels>{labels}</labels>
+<original_size><width>160</width><height>120</height></original_size></task>
+<source>{video}</source></meta>
+{tracks}
+</annotations>
+""")
+    return path
+
+
+def _track(tid: int, label: str, activity: str | None) -> str:
+    attr = ("" if activity is None else
+            f'<attribute name="activity">{activity}</attribute>')
+    boxes = "".join(f'<box frame="{f}" keyframe="1" outside="0" occluded="0" '
+                    f'xtl="10" ytl="10" xbr="50" ybr="90" z_order="0">{attr}</box>'
+                    for f in (0, N - 1))
+    return f'<track id="{tid}" label="{label}">{boxes}</track>'
+
+
+PERSON = ("<label><name>person</name><attributes>"
+          + _attribute("activity", ["none", "walk", "run"], "none")
+          + "</attributes></label>")
+
+
+def _import(src, videos, out, **kw) -> MultiSportsGT:
+    kw.setdefault("test_ratio", 0.0)
+    return MultiSportsGT.load(import_annotations("cvat", [src], videos, out,
+                                                 progress=False, **kw))
+
+
+def test_misspelt_action_attribute_is_an_error_with_the_near_match(videos, tmp_path):
+    src = _cvat(tmp_path / "a.xml", "a.mp4", PERSON, _track(0, "person", "walk"))
+    with pytest.raises(StadError, match=r"a\.xml: no label or box has an attribute "
+                       r"'Activity'; attributes present: 'activity' \(did you mean "
+                       r"--action-attribute 'activity'\?\)"):
+        _import(src, videos, tmp_path / "ds", action_attribute="Activity")
+    assert not (tmp_path / "ds").exists()
+    gt = _import(src, videos, tmp_path / "ok", action_attribute="activity")
+    assert gt.labels == ["walk", "run"] and len(gt.gttubes["custom/a"][0]) == 1
+
+
+def test_tracks_of_other_objects_are_counted_and_all_dropped_is_an_error(
+        videos, tmp_path):
+    labels = PERSON + "<label><name>ball</name><attributes></attributes></label>"
+    src = _cvat(tmp_path / "a.xml", "a.mp4", labels,
+                _track(0, "person", "run") + _track(1, "ball", None)
+                + _track(2, "ball", None))
+    notes: list[str] = []
+    _import(src, videos, tmp_path / "ds", notes=notes,
+            action_attribute="activity")
+    assert any("2 track(s) without the attribute 'activity' left out" in n
+               and "2 'ball'" in n for n in notes), notes
+    only_balls = _cvat(tmp_path / "b.xml", "a.mp4", labels, _track(1, "ball", None))
+    with pytest.raises(StadError, match="no track has the action attribute "
+                       "'activity' \\(tracks by label: 1 'ball'\\)"):
+        _import(only_balls, videos, tmp_path / "ds2", action_attribute="activity")
+
+
+def test_an_import_without_action_tubes_is_an_error(videos, tmp_path):
+    src = _cvat(tmp_path / "a.xml", "a.mp4", PERSON, _track(0, "person", "none"))
+    with pytest.raises(StadError, match="no action tube"):
+        _import(src, videos, tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_single_label_with_an_attribute_takes_the_action_from_it(videos, tmp_path):
+    src = _cvat(tmp_path / "a.xml", "a.mp4", PERSON, _track(0, "person", "run"))
+    notes: list[str] = []
+    gt = _import(src, videos, tmp_path / "ds", notes=notes)
+    assert gt.labels == ["walk", "run"]
+    assert list(gt.gttubes["custom/a"]) == [1]  # run
+    assert any("'activity'" in n and "taken as the action" in n for n in notes)
+    # Two such attributes: neither is guessed; the summary names them.
+    two = ("<label><name>person</name><attributes>"
+           + _attribute("activity", ["none", "walk"], "none")
+           + _attribute("team", ["red", "blue"], "red") + "</attributes></label>")
+    src = _cvat(tmp_path / "b.xml", "a.mp4", two, _track(0, "person", "walk"))
+    notes = []
+    gt = _import(src, videos, tmp_path / "ds2", notes=notes)
+    assert gt.labels == ["person"]
+    assert any("'activity', 'team' are not used" in n for n in notes), notes
+
+
+def test_an_empty_split_is_warned_at_import(videos, tmp_path):
+    src = _cvat(tmp_path / "a.xml", "a.mp4", PERSON, _track(0, "person", "walk"))
+    notes: list[str] = []
+    gt = _import(src, videos, tmp_path / "ds", notes=notes, test_ratio=0.2)
+    assert gt.test_videos == []
+    assert any(n.startswith("warning: the val (test_videos) split is empty "
+                            "(--test-ratio 0.2 of 1 video(s) gives 0)")
+               for n in notes), notes
+    both = [src, _cvat(tmp_path / "b.xml", "b.mp4", PERSON,
+                       _track(0, "person", "run"))]
+    notes = []
+    import_annotations("cvat", both, videos, tmp_path / "ds2", progress=False,
+                       notes=notes)
+    assert not any("split is empty" in n for n in notes)
+
+
+def test_output_inside_the_videos_folder_is_refused(videos, tmp_path):
+    src = _cvat(tmp_path / "a.xml", "a.mp4", PERSON, _track(0, "person", "walk"))
+    with pytest.raises(StadError, match="inside the videos folder"):
+        _import(src, videos, videos / "ds")
+    assert not (videos / "ds").exists()
+
+
+def test_labels_path_that_does_not_exist(videos, tmp_path, capsys):
+    src = _cvat(tmp_path / "a.xml", "a.mp4", PERSON, _track(0, "person", "walk"))
+    for value in ("ann/nosuch.xml", "labels.txt"):
+        code = cli(["data", "import", "cvat", str(src), str(tmp_path / "ds"),
+                    "--videos", str(videos), "--labels", value])
+        assert code != 0
+        err = capsys.readouterr().err
+        assert f"{value}: --labels: labels file not found" in err
+        assert not (tmp_path / "ds").exists()
+    assert cli(["data", "import", "cvat", str(src), str(tmp_path / "ds"),
+                "--videos", str(videos), "--labels", "walk,run,jump",
+                "--test-ratio", "0"]) == 0
+
+
+def test_unknown_annotator_lists_those_present(videos, tmp_path):
+    seq = [{"frame": 1, "enabled": True, "x": 10, "y": 10, "width": 20,
+            "height": 40, "time": 0.0}]
+    task = {"id": 1, "data": {"video": "a.mp4"}, "annotations": [
+        {"completed_by": {"id": 4, "email": "ann@x.org"}, "result": [
+            {"id": "r", "type": "videorectangle",
+             "value": {"framesCount": N, "labels": ["wave"], "sequence": seq}}]}]}
+    src = tmp_path / "ls.json"
+    src.write_text(json.dumps([task]))
+    with pytest.raises(StadError, match="no annotation by annotator 'nobody' in "
+                       ".*ls.json; annotators present: ann@x.org"):
+        import_annotations("label-studio", [src], videos, tmp_path / "ds",
+                           annotator="nobody", progress=False)
+
+
+def test_train_refuses_an_empty_split_up_front(tmp_path, capsys):
+    """`stad train det` on a dataset whose val split is empty: one line naming the
+    file, before MMEngine's `build_val_loop` ("need at least one array")."""
+    from _paths import ROOT
+
+    from stad_helpers.data import layout
+
+    anno = layout.annotations_dir(tmp_path)
+    anno.mkdir(parents=True)
+    image = {"id": 1, "file_name": "x/00001.jpg", "width": 160, "height": 120}
+    layout.det_anno_file(anno, "train").write_text(json.dumps(
+        {"images": [image], "annotations": [], "categories": []}))
+    val = layout.det_anno_file(anno, "test")
+    val.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    config = next((ROOT / "configs" / "det").glob("faster-rcnn_r18-slim*.py"))
+    code = cli(["train", "det", str(config), "--data", str(tmp_path),
+                "--work-dir", str(tmp_path / "work")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert f"{val}: the val split is empty" in err
+    assert not (tmp_path / "work").exists()
