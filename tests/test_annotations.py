@@ -350,10 +350,12 @@ def test_label_studio_lifespan_and_interpolation(synth, tmp_path, video0):
     (idle_tube,) = gt.extra["idle_tubes"][video]
     np.testing.assert_array_equal(idle_tube[:, 0], [2])
 
-    # A project framerate that is not the video's shows as a wrong frame count.
+    # A frame count that the video's rate does not explain: another video.
     region["value"]["framesCount"] = round(n * 24 / 25) - 3
     src.write_text(json.dumps([task]))
-    with pytest.raises(StadError, match="framerate"):
+    with pytest.raises(StadError, match=f"counted {region['value']['framesCount']} "
+                                        "frames at 25 fps.*"
+                                        r"\(wrong video\?\)"):
         import_one("label-studio", src, root, tmp_path / "ds2")
 
 

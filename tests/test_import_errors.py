@@ -194,3 +194,44 @@ def test_train_refuses_an_empty_split_up_front(tmp_path, capsys):
     assert code != 0
     assert f"{val}: the val split is empty" in err
     assert not (tmp_path / "work").exists()
+
+
+def _ls_task(video: str, keys: list[tuple[int, float]], rate: float | None,
+             frames_count: int) -> list[dict]:
+    """A Label Studio task: one 'wave' region with keyframes (frame, x%), each
+    with its `time` (frame / rate, Label Studio's rule) unless `rate` is None."""
+    seq = [{"frame": f, "enabled": True, "rotation": 0, "x": x, "y": 10,
+            "width": 10, "height": 50, **({} if rate is None else {"time": f / rate})}
+           for f, x in keys]
+    return [{"id": 5, "data": {"video": video}, "annotations": [{"result": [
+        {"id": "r", "type": "videorectangle",
+         "value": {"framesCount": frames_count, "sequence": seq,
+                   "labels": ["wave"]}}]}]}]
+
+
+def test_label_studio_wrong_framerate_is_placed_by_times(tmp_path):
+    """A 30 fps video annotated in a project left at framerate 24: Label Studio
+    frame 8 was drawn at 8/24 s, which the video shows as its frame 10."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    grey_clip(videos / "c.mp4", nframes=45, fps=30)
+    src = tmp_path / "ls.json"
+    src.write_text(json.dumps(_ls_task("c.mp4", [(1, 10), (8, 40), (16, 60)],
+                                       24, 36)))
+    notes: list[str] = []
+    gt = MultiSportsGT.load(import_annotations(
+        "label-studio", [src], videos, tmp_path / "ds", test_ratio=0.0,
+        progress=False, notes=notes))
+    tube = gt.gttubes["custom/c"][0][0]
+    # keyframe (f - 0.5) / 24 s -> the 30 fps frame showing then: 1, 10, 20
+    rows = {int(r[0]): r[1] for r in tube}
+    assert rows[1] == pytest.approx(16) and rows[10] == pytest.approx(64)
+    assert rows[20] == pytest.approx(96)
+    assert any("framerate (24 fps) is not the video's (30 fps" in n
+               and n.startswith("warning:") for n in notes), notes
+    # Without times there is nothing to place boxes by: an error, nothing written.
+    src.write_text(json.dumps(_ls_task("c.mp4", [(1, 10), (8, 40)], None, 36)))
+    with pytest.raises(StadError, match="counted 36 frames.*no keyframe times"):
+        import_annotations("label-studio", [src], videos, tmp_path / "ds2",
+                           test_ratio=0.0, progress=False)
+    assert not (tmp_path / "ds2").exists()

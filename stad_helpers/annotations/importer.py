@@ -145,6 +145,8 @@ def import_annotations(
     for key in keys:
         if info[key].variable_frame_rate:  # times -> frames through the timestamps
             _variable_rate(files[key], by_key[key], info[key], notes)
+        else:  # a Label Studio project whose framerate is not the video's
+            _wrong_framerate(files[key], by_key[key], info[key], notes)
         for ann in by_key[key]:
             check_against_video(ann, info[key], files[key])
             for track in ann.tracks:
@@ -364,6 +366,33 @@ def _variable_rate(path: Path, anns: list[VideoAnnotation], info,
     for ann in anns:
         if ann.tool == "label-studio":
             notes.append(retime_label_studio(ann, times, info.nframes, path))
+
+
+FRAMERATE_TOL = 0.02  # relative: Label Studio's framerate off by more is wrong
+
+
+def _wrong_framerate(path: Path, anns: list[VideoAnnotation], info,
+                     notes: list[str]) -> None:
+    """Label Studio annotations counted at another framerate than the video's
+    (the project's `<Video framerate=...>` was wrong): their frames are moved
+    onto the video's through the keyframes' times (`retime_label_studio`), with
+    a warning. Without times the count check (`check_against_video`) refuses
+    them."""
+    wrong = [a for a in anns if a.tool == "label-studio" and a.tool_fps
+             and info.fps and abs(a.tool_fps - info.fps) > FRAMERATE_TOL * info.fps]
+    if not wrong:
+        return
+    from ..video import frame_times  # PyAV: heavy
+
+    times = frame_times(path)
+    for ann in wrong:
+        rate = ann.tool_fps
+        retime_label_studio(ann, times, info.nframes, path)
+        notes.append(f"warning: {ann.where}: the Label Studio project's framerate "
+                     f"({rate:g} fps) is not the video's ({info.fps:g} fps, "
+                     f"{path}); its frame numbers were wrong, so boxes were placed "
+                     "by their times (set framerate=\"" + f"{info.fps:g}" + "\" on "
+                     "the <Video> tag for the next tasks)")
 
 
 def place_video(src: Path, dst: Path, info) -> None:

@@ -27,7 +27,10 @@ same GT; JSON-MIN keeps no region ids, so tracks are numbered in file order.
 
 Label Studio turns time into frames with the `framerate` of the project's
 `<Video>` tag (default 24): when that differs from the video's, every frame number
-is off. The import checks each region's `framesCount` against the video.
+is off. Each keyframe also stores its `time` (seconds), right whatever the
+framerate: the import then places boxes by time onto the video's real frames
+(`retime_label_studio`, as for variable-rate videos) and warns; only an export
+without times is refused (its `framesCount` disagrees with the video).
 
 Used in: 05_your_own_data.
 """

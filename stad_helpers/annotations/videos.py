@@ -236,10 +236,17 @@ def check_against_video(ann: VideoAnnotation, info, path: Path) -> None:
         return
     if ann.tool == "label-studio":
         if abs(ann.nframes - info.nframes) > max(1, 0.02 * info.nframes):
+            if ann.tool_fps:  # counted at the video's rate (else retimed before)
+                raise StadError(
+                    f"{ann.where}: Label Studio counted {ann.nframes} frames at "
+                    f"{ann.tool_fps:g} fps, {path} has {info.nframes} "
+                    f"({info.fps:g} fps) (wrong video?)")
             raise StadError(
                 f"{ann.where}: Label Studio counted {ann.nframes} frames, {path} has "
-                f"{info.nframes} ({info.fps:g} fps): set framerate=\"{info.fps:g}\" "
-                "on the project's <Video> tag and re-export, or frame numbers are off")
+                f"{info.nframes} ({info.fps:g} fps), and the export gives no "
+                "keyframe times to place boxes by: the project's framerate is "
+                f"wrong; set framerate=\"{info.fps:g}\" on its <Video> tag and "
+                "re-export (boxes drawn at other times may then move)")
     elif ann.nframes > info.nframes:
         raise StadError(f"{ann.where}: the task has {ann.nframes} frames, {path} "
                         f"only {info.nframes} (wrong video?)")
