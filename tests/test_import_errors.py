@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _odd_videos import grey_clip
+from _odd_videos import grey_clip, rotated_clip
 
 from stad_helpers.annotations import import_annotations
 from stad_helpers.cli import main as cli
@@ -34,13 +34,14 @@ def _attribute(name: str, values: list[str], default: str) -> str:
             f"<values>{chr(10).join(values)}</values></attribute>")
 
 
-def _cvat(path: Path, video: str, labels: str, tracks: str) -> Path:
-    """A one-task CVAT-for-video 1.1 file of `video` (160x120, N frames)."""
+def _cvat(path: Path, video: str, labels: str, tracks: str,
+          size: tuple[int, int] = (160, 120)) -> Path:
+    """A one-task CVAT-for-video 1.1 file of `video` (`size` (w, h), N frames)."""
     path.write_text(f"""<?xml version="1.0" encoding="utf-8"?>
 <annotations><version>1.1</version><meta><task><id>1</id><name>t</name>
 <size>{N}</size><mode>interpolation</mode><start_frame>0</start_frame>
 <stop_frame>{N - 1}</stop_frame><labels>{labels}</labels>
-<original_size><width>160</width><height>120</height></original_size></task>
+<original_size><width>{size[0]}</width><height>{size[1]}</height></original_size></task>
 <source>{video}</source></meta>
 {tracks}
 </annotations>
@@ -235,3 +236,20 @@ def test_label_studio_wrong_framerate_is_placed_by_times(tmp_path):
         import_annotations("label-studio", [src], videos, tmp_path / "ds2",
                            test_ratio=0.0, progress=False)
     assert not (tmp_path / "ds2").exists()
+
+
+def test_annotation_of_the_sideways_picture_names_the_rotation(tmp_path):
+    """A phone clip (coded 320x240, displayed 240x320) annotated at 320x240."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rotated_clip(videos / "p.mp4", -90, nframes=N)
+    src = _cvat(tmp_path / "p.xml", "p.mp4", PERSON, _track(0, "person", "walk"),
+                size=(320, 240))
+    with pytest.raises(StadError, match=r"annotated on the sideways picture "
+                       r"\(320x240\): .*p\.mp4 has rotation metadata \(-90 degrees; "
+                       r"players show it 240x320\)"):
+        _import(src, videos, tmp_path / "ds")
+    upright = _cvat(tmp_path / "q.xml", "p.mp4", PERSON, _track(0, "person", "walk"),
+                    size=(240, 320))
+    assert _import(upright, videos, tmp_path / "ok").resolution["custom/p"] == (320,
+                                                                               240)

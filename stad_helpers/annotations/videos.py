@@ -224,11 +224,21 @@ def check_against_video(ann: VideoAnnotation, info, path: Path) -> None:
         path: The video file, for messages.
 
     Raises:
-        StadError: The size differs; the task counts more frames than the video
+        StadError: The size differs (said so when the annotation was made on
+            the unrotated picture of a video with rotation metadata); the task counts more frames than the video
             has; or Label Studio counted a different number (off by more than 2%),
             a sign of a wrong `framerate`.
     """
     if ann.size is not None and tuple(ann.size) != (info.width, info.height):
+        if (getattr(info, "rotation", 0) or 0) % 180 and tuple(ann.size) == (
+                info.height, info.width):
+            raise StadError(
+                f"{ann.where}: annotated on the sideways picture "
+                f"({ann.size[0]}x{ann.size[1]}): {path} has rotation metadata "
+                f"({info.rotation:g} degrees; players show it {info.width}x"
+                f"{info.height}) and the annotation was made on the unrotated, "
+                "coded frames; upload the video so the tool shows it upright (or "
+                "re-encode it upright) and annotate again")
         raise StadError(f"{ann.where}: annotated on a {ann.size[0]}x{ann.size[1]} "
                         f"video, but {path} is {info.width}x{info.height} (wrong "
                         "video?)")
