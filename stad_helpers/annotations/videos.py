@@ -225,9 +225,10 @@ def check_against_video(ann: VideoAnnotation, info, path: Path) -> None:
 
     Raises:
         StadError: The size differs (said so when the annotation was made on
-            the unrotated picture of a video with rotation metadata); the task counts more frames than the video
-            has; or Label Studio counted a different number (off by more than 2%),
-            a sign of a wrong `framerate`.
+            the unrotated picture of a video with rotation metadata); the task
+            counts more frames than the video has; or Label Studio counted a
+            different number (off by more than 2%) and gave no times to place
+            boxes by (a wrong `framerate`).
     """
     if ann.size is not None and tuple(ann.size) != (info.width, info.height):
         if (getattr(info, "rotation", 0) or 0) % 180 and tuple(ann.size) == (
