@@ -41,8 +41,9 @@ def _write(path: Path, obj) -> Path:
 def test_validate_ok(tmp_path, capsys):
     gt = _write(tmp_path / "GT.pkl", _gt())
     assert main(["data", "validate", str(gt)]) == 0
-    out = capsys.readouterr().out
-    assert out.strip() == f"{gt}: OK, 0 error(s), 0 warning(s)"
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"{gt}: OK, 0 error(s), 0 warning(s)"
+    assert out[0].startswith("videos not checked:") and "--videos-root" in out[0]
 
 
 def test_validate_prints_every_problem_and_fails(tmp_path, capsys):
@@ -52,7 +53,7 @@ def test_validate_prints_every_problem_and_fails(tmp_path, capsys):
     raw["gttubes"][VIDEOS[1]][5] = [raw["gttubes"][VIDEOS[1]][1][0][:2].copy()]
     gt = _write(tmp_path / "GT.pkl", raw)
     assert main(["data", "validate", str(gt)]) == 1
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = capsys.readouterr().out.strip().splitlines()[1:]  # after "not checked"
     assert lines == [
         f"error: video '{VIDEOS[1]}', label 5: label index outside 'labels' (0..1)",
         f"error: video '{VIDEOS[0]}', label 0, tube 1: x1 >= x2 at frame 3",
@@ -71,6 +72,18 @@ def test_validate_with_videos_root_reports_missing_videos(tmp_path, capsys):
         assert (f"error: video '{video}': video file missing: "
                 f"{tmp_path / 'trainval' / video}.mp4") in out
     assert "2 error(s)" in out
+
+
+def test_validate_checks_the_videos_of_a_gt_in_its_dataset_folder(tmp_path,
+                                                                   capsys):
+    """`stad data validate DATA/annotations/GT.pkl`: DATA's videos, unasked."""
+    gt = _write(layout.gt_file(tmp_path), _gt())
+    (tmp_path / layout.TRAINVAL / "sport_a").mkdir(parents=True)
+    assert main(["data", "validate", str(gt)]) == 1
+    out = capsys.readouterr().out
+    assert f"checking the videos in {tmp_path}" in out
+    assert f"video file missing: {layout.video_path(tmp_path, VIDEOS[0])}" in out
+    assert f"{gt}: INVALID, 2 error(s)" in out
 
 
 def test_validate_takes_a_dataset_folder(tmp_path, capsys):

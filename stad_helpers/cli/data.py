@@ -35,7 +35,8 @@ def register(sub) -> None:
                         f"{layout.GT_REL} and videos are checked) or a GT file")
     v.add_argument("--videos-root", type=existing_dir, metavar="DIR",
                    help="folder holding trainval/ and test/ to check the videos too "
-                        "(default for a dataset folder: that folder)")
+                        "(default: the dataset folder, given or holding the GT "
+                        f"in its {layout.ANNOTATIONS}/)")
     v.set_defaults(func=_validate)
 
     s = data.add_parser("synth", help="write the synthetic dataset (MultiSports-tiny "
@@ -70,6 +71,15 @@ def _validate(args: argparse.Namespace) -> int:
         folder = check_data_folder(args.gt, "DATA")
         args.gt = layout.gt_file(folder)
         args.videos_root = args.videos_root or folder
+    elif args.videos_root is None:  # a GT file: its dataset's videos, if it has any
+        args.videos_root = _layout_root(args.gt)
+        if args.videos_root is None:
+            print(f"videos not checked: {args.gt} is not in a dataset folder's "
+                  f"{layout.ANNOTATIONS}/ beside {'/ or '.join(layout.VIDEO_DIRS)}/; "
+                  "pass --videos-root DIR to check them")
+        else:
+            print(f"checking the videos in {args.videos_root} (the GT's dataset "
+                  "folder; --videos-root DIR for others)")
     problems = validate_gt(safe_load(args.gt), source=str(args.gt),
                            videos_root=args.videos_root)
     for p in problems:
@@ -79,6 +89,16 @@ def _validate(args: argparse.Namespace) -> int:
     status = "INVALID" if errors else "OK"
     print(f"{args.gt}: {status}, {errors} error(s), {warnings} warning(s)")
     return 1 if errors else 0
+
+
+def _layout_root(gt: Path) -> Path | None:
+    """The dataset folder a GT file sits in (`DATA/annotations/x.pkl` with
+    `DATA/trainval/` or `DATA/test/`), or None."""
+    parent = gt.resolve().parent
+    if parent.name != layout.ANNOTATIONS:
+        return None
+    root = gt.parent.parent if gt.parent.name == layout.ANNOTATIONS else parent.parent
+    return root if any((root / d).is_dir() for d in layout.VIDEO_DIRS) else None
 
 
 def _synth(args: argparse.Namespace) -> int:
