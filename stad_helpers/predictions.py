@@ -528,7 +528,8 @@ class Predictions:
     # ---- the demo's JSON -----------------------------------------------------------
     def to_demo_json(self, path: str | os.PathLike, *, action_score_thr: float = 0.0,
                      frames: Iterable[int] | None = None,
-                     meta: Mapping[str, Any] | None = None) -> Path:
+                     meta: Mapping[str, Any] | None = None,
+                     keyframes: Mapping[int, int] | None = None) -> Path:
         """Write the demo's JSON (whole or not at all); the one writer of the format.
 
         `{"format": "stad-demo", "version": 1, <meta>, "video", "width",
@@ -537,7 +538,9 @@ class Predictions:
         "person_score", "labels": [class ids, best first], "names": [...],
         "scores": [...], "track_id" (only when tracked)}]}]}`. A box lists the
         actions scoring >= `action_score_thr` (and > 0). `frames` lists every
-        output frame, also those without boxes (default: the frames with boxes).
+        output frame, also those without boxes (default: the frames with boxes);
+        `keyframes` maps a frame to its segment's keyframe, for frames without
+        boxes (default: the frame itself).
         """
         meta = dict(meta or {})
         clash = sorted(set(meta) & set(_RESERVED))
@@ -550,7 +553,8 @@ class Predictions:
         for f in numbers:
             p = by_frame.get(f)
             if p is None:
-                records.append({"frame": f, "keyframe": f, "detections": []})
+                key = int((keyframes or {}).get(f, f))
+                records.append({"frame": f, "keyframe": key, "detections": []})
                 continue
             dets = []
             for r in range(len(p)):

@@ -4,6 +4,7 @@ frames streamed, a JSON that loads."""
 from __future__ import annotations
 
 import json
+import types
 import weakref
 
 import _action_data
@@ -261,3 +262,69 @@ def test_predict_keyframe_takes_the_boxes_and_clip_the_reader_saw(
         d.predict_keyframe(video, 5, clip=[0] + clip[1:].tolist())
     with pytest.raises(StadError, match=r"boxes: expected an \(N, 4\)"):
         d.predict_keyframe(video, 5, boxes=[1, 2, 3])
+
+
+# ---------------------------------------------------------------------------
+# Issue 14 follow-up 10: the JSON's keyframes, the output suffix, the index
+# ---------------------------------------------------------------------------
+class _NobodyDemo:
+    """A `Demo` stand-in that finds nobody: what `write_video` needs of one."""
+
+    predict_stepsize = 8
+    class_names = ["walk"]
+    det_score_thr = action_score_thr = 0.5
+    sampler = types.SimpleNamespace(clip_len=4, frame_interval=2)
+    keyframe = Demo.keyframe
+
+    def predictions(self, video, progress=True):
+        for i, rgb in enumerate(iter_frames(video, rgb=True), 1):
+            yield i, rgb, Predictions.empty(self.class_names, video=str(video))
+
+    def annotate(self, rgb, preds):
+        return rgb[..., ::-1]
+
+
+def test_frames_without_people_carry_their_segments_keyframe(tmp_path):
+    from _odd_videos import grey_clip
+
+    from stad_helpers.demo.writer import write_video
+
+    video = grey_clip(tmp_path / "empty.mp4", nframes=19)
+    out = write_video(_NobodyDemo(), video, tmp_path / "out.mp4", progress=False)
+    frames = json.loads(out.json.read_text())["frames"]
+    assert [f["frame"] for f in frames] == list(range(1, 20))
+    assert all(f["detections"] == [] for f in frames)
+    # segments of 8: keyframes 5, 13, then the last segment's clamped to 19
+    assert [f["keyframe"] for f in frames] == [5] * 8 + [13] * 8 + [19] * 3
+
+
+def test_demo_refuses_an_output_that_is_not_mp4(tmp_path, capsys):
+    from stad_helpers.cli import main
+
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"not read: the output is checked first")
+    cfg = tmp_path / "cfg.py"
+    cfg.write_text("")
+    with pytest.raises(StadError, match=r"out\.avi: the demo writes an H\.264 mp4; "
+                       r"name the output 'out\.mp4' \(not '\.avi'\)"):
+        demo(video, tmp_path / "out.avi", cfg, cfg, cfg, cfg)
+    assert main(["demo", str(video), str(tmp_path / "out.AVI"), "--config", str(cfg),
+                 "--checkpoint", str(cfg), "--det-config", str(cfg),
+                 "--det-checkpoint", str(cfg)]) == 1
+    assert "name the output 'out.mp4'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.py", "in.mp4"]
+
+
+def test_a_demo_index_is_not_predictions(tmp_path):
+    from stad_helpers.annotations import export_cvat_predictions
+    from stad_helpers.demo.batch import INDEX_FORMAT, INDEX_VERSION
+
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({
+        "format": INDEX_FORMAT, "version": INDEX_VERSION, "videos": [
+            {"video": "a.mp4", "mp4": "a.mp4", "json": "a.json"},
+            {"video": "b.mp4", "mp4": "b.mp4", "json": "b.json"}]}))
+    with pytest.raises(StadError, match="index.json: this is a demo index .*pass one "
+                       "of the per-video JSONs it lists: .*a.json, .*b.json"):
+        export_cvat_predictions(index, tmp_path / "a.mp4", tmp_path / "out")
+    assert not (tmp_path / "out").exists()

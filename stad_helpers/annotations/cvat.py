@@ -18,7 +18,12 @@ one job into the next (`merge.py`), so nothing is counted twice.
 The action of a box is its track's label, or the value of a (mutable, per-box)
 attribute of a "person" track: `action_attribute`, or, when not given, the
 attribute the file declares for it (a mutable attribute named "action", or whose
-default value is the no-action value, as `export_cvat_predictions` writes). A
+default value is the no-action value, as `export_cvat_predictions` writes), or,
+in a file with a single label (e.g. "person") whose boxes carry one attribute
+with several values (e.g. "activity": none, walk, run), that attribute (said in
+the notes). An `action_attribute` no label or box has is an error listing those
+present (with the near match: `Activity` for `activity`); tracks without it are
+other objects, left out and counted in the notes (all of them: an error). A
 track labelled `no_action` (default "no action"), or whose attribute holds the
 attribute's default value (or `no_action` when given), is a person standing by:
 no tube, but its boxes still train the person detector (`idle_tubes`).

@@ -107,8 +107,8 @@ def export_cvat_predictions(
     from ..video import probe  # PyAV: heavy
 
     video = Path(video)
+    preds = load_predictions(demo_json, score_thr=score_thr)  # the JSON first
     info = probe(video)
-    preds = load_predictions(demo_json, score_thr=score_thr)
     _check_predictions_video(Path(demo_json), preds, video, info)
     tracks = predictions_to_tracks(preds, video.stem, iou_thr=iou_thr)
     if action_attribute is None:

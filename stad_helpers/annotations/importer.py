@@ -118,9 +118,9 @@ def import_annotations(
     if annotator is not None and fmt != "label-studio":
         raise StadError(f"--annotator is for Label Studio exports, not {fmt}")
     out_dir = Path(out_dir)
-    _refuse_out_inside_videos(out_dir, Path(videos_dir))
     inputs = [*_as_list(sources), videos_dir]  # never replaced, whatever overwrite
     check_output_dir(out_dir, kind="dataset", inputs=inputs, overwrite=overwrite)
+    _refuse_out_inside_videos(out_dir, Path(videos_dir))
 
     anns, declared = read_sources(fmt, sources, action_attribute, no_action,
                                   frame_base, max_gap=max_gap, annotator=annotator,

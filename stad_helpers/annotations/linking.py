@@ -12,8 +12,12 @@ Used in: 05_your_own_data.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+from ..errors import StadError
 from ..predictions import Predictions
 from ..tracking import track_people
 from .tracks import PathLike, Track
@@ -28,11 +32,32 @@ def load_predictions(path: PathLike, score_thr: float = 0.0) -> Predictions:
     person doing none). Raises `StadError` for a file that is not the demo's.
 
     Raises:
-        StadError: The file is missing or not `stad demo`'s JSON.
+        StadError: The file is missing or not `stad demo`'s JSON (the index of
+            a many-video demo is named as such, with the JSONs it lists).
     """
+    _refuse_demo_index(Path(path))
     preds = Predictions.from_demo_json(path).on_keyframes()
     preds.action_scores[preds.action_scores < score_thr] = 0.0
     return preds
+
+
+def _refuse_demo_index(path: Path) -> None:
+    """The index of `stad demo VIDEO... OUT_DIR` is not predictions: say so and
+    list the per-video JSONs it names."""
+    from ..demo.batch import INDEX_FORMAT
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return  # `from_demo_json` says what is wrong
+    if not isinstance(raw, dict) or raw.get("format") != INDEX_FORMAT:
+        return
+    listed = [str(path.parent / v["json"]) for v in raw.get("videos") or []
+              if isinstance(v, dict) and v.get("json")]
+    raise StadError("this is a demo index (many videos), not one video's "
+                    "predictions; pass one of the per-video JSONs it lists: "
+                    + (", ".join(listed[:10]) + (" ..." if len(listed) > 10 else "")
+                       if listed else "(none)"), path)
 
 
 def predictions_to_tracks(preds: Predictions, video: str, iou_thr: float = 0.1,

@@ -84,6 +84,9 @@ def _one_video(args: argparse.Namespace) -> bool:
     folder = args.out.is_dir() or args.out.suffix == "" or str(args.out).endswith(
         ("/", "\\"))
     if single and not folder:
+        from ..demo.writer import check_out_mp4
+
+        check_out_mp4(args.out)  # out.avi would hold mp4 data
         return True
     if not folder:
         raise StadError("OUT must be a folder when the demo takes several videos, "
@@ -95,6 +98,7 @@ def _one_video(args: argparse.Namespace) -> bool:
 def _demo(args: argparse.Namespace) -> int:
     from ..action import data_options
     from ..demo import demo, demo_many
+    from ..demo.models import check_model_files
     from ..distributed import dist_env
     from ..train import resolve_device
 
@@ -106,6 +110,11 @@ def _demo(args: argparse.Namespace) -> int:
         output_stepsize=args.output_stepsize, output_fps=args.output_fps,
         device=resolve_device(args.device), cfg_options=options)
     models = (args.config, args.checkpoint, args.det_config, args.det_checkpoint)
+    check_model_files({  # swapped arguments: said before the models are read
+        "--config": (args.config, "action"), "--det-config": (args.det_config,
+                                                              "detector"),
+        "--checkpoint": (args.checkpoint, "action"),
+        "--det-checkpoint": (args.det_checkpoint, "detector")})
     start = time.perf_counter()
     rank = dist_env()[0]
     if _one_video(args):

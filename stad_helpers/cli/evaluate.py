@@ -54,10 +54,13 @@ def register(sub) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from ..demo.models import check_model_files
     from ..evaluate import evaluate
     from ..train import use_device
 
     with use_device(args.device):
+        check_model_files({"CONFIG": (args.config, "action"),  # a detector's: now
+                           "CHECKPOINT": (args.checkpoint, "action")})
         result = evaluate(args.config, args.checkpoint, args.data, args.out_dir,
                           cfg_options=parse_cfg_options(args.cfg_options),
                           det_results=args.det_results, det_anno=args.det_anno,

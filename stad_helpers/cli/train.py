@@ -52,6 +52,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.launcher != "none" and args.device is not None:
         raise StadError("--device is for single-process training; under torchrun "
                         "each process takes its own GPU (or the CPU without one)")
+    _check_kind(args)  # `stad train det` of an action config, or the reverse
     _check_splits(args)  # an empty train/val split: one clear line, not MMEngine's
     _fetch_weights(args)  # every remote checkpoint first; offline: one clear line
     with (use_device(args.device) if args.launcher == "none"
@@ -105,3 +106,17 @@ def _check_splits(args: argparse.Namespace) -> None:
 
         options = action_options(args.config, args.data, options)
     check_split_annotations(load_config(args.config, options), args.config)
+
+
+def _check_kind(args: argparse.Namespace) -> None:
+    """Refuse a config of the other model kind (`demo.models.config_kind`)."""
+    from ..demo.models import KIND_NAMES, config_kind
+    from ..errors import StadError
+    from ..train import load_config
+
+    want = "detector" if args.kind == "det" else "action"
+    got = config_kind(load_config(args.config))
+    if got is not None and got != want:
+        other = "det" if got == "detector" else "action"
+        raise StadError(f"looks like {KIND_NAMES[got]} config, not {KIND_NAMES[want]}"
+                        f"'s; train it with `stad train {other}`", args.config)

@@ -71,6 +71,93 @@ def load_action_model(config: str | os.PathLike, checkpoint: str | os.PathLike,
 
 
 
+KIND_NAMES = {"action": "an action detector", "detector": "a person detector"}
+
+
+def config_kind(cfg) -> str | None:
+    """`"action"` or `"detector"`: what the model of an MMEngine config is.
+
+    An action detector (MMAction2's `FastRCNN` with `AVARoIHead`, fed by
+    `ActionDataPreprocessor`) or a person detector (MMDetection: a `rpn_head`, a
+    `DetDataPreprocessor`, or a single-stage `bbox_head` without `roi_head`);
+    None when neither sign is there.
+    """
+    model = cfg.get("model") or {}
+    roi = str((model.get("roi_head") or {}).get("type", ""))
+    pre = str((model.get("data_preprocessor") or cfg.get("data_preprocessor")
+               or {}).get("type", ""))
+    if roi.endswith("AVARoIHead") or pre.endswith("ActionDataPreprocessor"):
+        return "action"
+    if ("rpn_head" in model or pre.endswith("DetDataPreprocessor")
+            or ("bbox_head" in model and "roi_head" not in model)):
+        return "detector"
+    return None
+
+
+def checkpoint_kind(loaded: dict | None) -> str | None:
+    """`"action"` or `"detector"`: what a loaded checkpoint's weights are of.
+
+    A person detector's state dict has `rpn_head.` weights (two-stage) or no
+    3D convolution; an action detector's backbone has 3D convolutions (5-D
+    weights: SlowOnly, SlowFast, X3D...). None for an empty or unknown dict.
+    """
+    if not loaded:
+        return None
+    weights = loaded.get("state_dict", loaded)
+    if not isinstance(weights, dict) or not weights:
+        return None
+    keys = [k[7:] if k.startswith("module.") else k for k in weights]
+    if any(k.startswith("rpn_head.") for k in keys):
+        return "detector"
+    if any(getattr(v, "ndim", 0) == 5 for v in weights.values()):
+        return "action"
+    if any(k.startswith("backbone.") for k in keys):
+        return "detector"  # 2D backbone only
+    return None
+
+
+def check_model_files(files: dict[str, tuple[str | os.PathLike, str]]) -> None:
+    """Refuse configs and checkpoints given in each other's place, before any work.
+
+    Args:
+        files: `{option: (path, kind)}`: e.g. `{"--config": (cfg, "action"),
+            "--det-checkpoint": (pth, "detector")}`; options ending in
+            `checkpoint` (any case) are checkpoints (a URL is not checked), the
+            others configs. A file that cannot be read is left to the step
+            that reads it.
+
+    Raises:
+        StadError: A file whose model is of the other kind (naming it, and the
+            option it belongs to: "did you swap --config and --det-config?").
+    """
+    from ..checkpoints import load_checkpoint_file
+    from ..train import load_config
+
+    def is_ckpt(option: str) -> bool:
+        return option.lower().endswith("checkpoint")
+
+    found: dict[str, str | None] = {}
+    for option, (path, _) in files.items():
+        try:
+            found[option] = (checkpoint_kind(load_checkpoint_file(path))
+                             if is_ckpt(option) else config_kind(load_config(path)))
+        except StadError:  # unreadable: the step that reads it says so
+            found[option] = None
+    for option, (path, want) in files.items():
+        got = found[option]
+        if got is None or got == want:
+            continue
+        other = next((o for o, (_, w) in files.items() if o != option and w == got
+                      and is_ckpt(o) == is_ckpt(option)),
+                     None)
+        hint = (f"did you swap {option} and {other}?" if other is not None
+                and found[other] == want else
+                f"{option} takes {KIND_NAMES[want]}'s")
+        what = "checkpoint" if is_ckpt(option) else "config"
+        raise StadError(f"{option}: looks like {KIND_NAMES[got]} {what}, not "
+                        f"{KIND_NAMES[want]}'s; {hint}", path)
+
+
 def load_label_map(path: str | os.PathLike,
                    num_classes: int | None = None) -> dict[int, str]:
     """`0: name` lines (the format of MMAction2's label_map.txt) -> {0: 'name'}.

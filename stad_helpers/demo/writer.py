@@ -20,6 +20,25 @@ from ..fileio import check_not_input
 from ..predictions import ACTION_SCORE_THR, DET_SCORE_THR, Predictions
 from .runner import Demo
 
+MP4_SUFFIX = ".mp4"  # the demo writes H.264 in an mp4 container, nothing else
+
+
+def check_out_mp4(out_mp4: str | os.PathLike) -> Path:
+    """`out_mp4` as a Path, refused unless it ends in `.mp4` (any case).
+
+    The demo writes H.264 in an mp4 container (`video.VideoSink`); under another
+    suffix (`.avi`, `.mkv`) players would take the file for what it is not.
+
+    Raises:
+        StadError: Another suffix (naming the path and the one to use).
+    """
+    out = Path(out_mp4)
+    if out.suffix.lower() != MP4_SUFFIX:
+        raise StadError(f"the demo writes an H.264 mp4; name the output "
+                        f"{out.with_suffix(MP4_SUFFIX).name!r} (not "
+                        f"{out.suffix or 'no suffix'!r})", out)
+    return out
+
 
 class DemoOutput(NamedTuple):
     """What `write_video` wrote for one video, and what the index says of it."""
@@ -52,15 +71,15 @@ def write_video(demo: Demo, video: str | os.PathLike, out_mp4: str | os.PathLike
         A `DemoOutput`.
 
     Raises:
-        StadError: An output path is the input video, `output_stepsize < 1`, or
-            the video is unreadable.
+        StadError: An output path is the input video or not an `.mp4`,
+            `output_stepsize < 1`, or the video is unreadable.
     """
     from ..video import VideoSink, probe
 
     if output_stepsize < 1:
         raise StadError(f"--output-stepsize must be >= 1, got {output_stepsize}")
     start = time.perf_counter()
-    video, out_mp4 = Path(video), Path(out_mp4)
+    video, out_mp4 = Path(video), check_out_mp4(out_mp4)
     out_json = out_mp4.with_suffix(".json")
     check_not_input([out_mp4, out_json], [video])
     info = probe(video, exact=False)
@@ -91,8 +110,10 @@ def write_video(demo: Demo, video: str | os.PathLike, out_mp4: str | os.PathLike
             "det_score_thr": demo.det_score_thr,
             "action_score_thr": demo.action_score_thr,
         }
+        step = demo.predict_stepsize  # every frame's segment keyframe, 1-based
+        keys = {n: demo.keyframe((n - 1) // step, total) + 1 for n in numbers}
         predictions.to_demo_json(out_json, action_score_thr=demo.action_score_thr,
-                                 frames=numbers, meta=meta)
+                                 frames=numbers, meta=meta, keyframes=keys)
     return DemoOutput(out_mp4, out_json, total, len(people),
                       time.perf_counter() - start)
 
@@ -170,11 +191,11 @@ def demo(
     Raises:
         StadError: A bad setting (step < 1, a threshold outside [0, 1]), an
             unreadable video, config, checkpoint or label map, or an output that
-            would replace an input.
+            would replace an input or is not an `.mp4`.
     """
     if output_stepsize < 1:
         raise StadError(f"--output-stepsize must be >= 1, got {output_stepsize}")
-    out_mp4 = Path(out_mp4)
+    out_mp4 = check_out_mp4(out_mp4)
     check_not_input([out_mp4, out_mp4.with_suffix(".json")],
                     [video, config, checkpoint, det_config, det_checkpoint, label_map])
     runner = Demo(config, checkpoint, det_config, det_checkpoint, det_score_thr,
