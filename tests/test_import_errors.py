@@ -253,3 +253,22 @@ def test_annotation_of_the_sideways_picture_names_the_rotation(tmp_path):
                     size=(240, 320))
     assert _import(upright, videos, tmp_path / "ok").resolution["custom/p"] == (320,
                                                                                240)
+
+
+def test_empty_ava_csv_of_a_split_is_refused(tmp_path):
+    """The action config's form: absolute AVA CSVs; an empty val CSV (what
+    `stad convert ava` writes for an empty split) stops before the Runner."""
+    from mmengine.config import Config
+
+    from stad_helpers.data.validate import check_split_annotations
+
+    train, val = tmp_path / "train.csv", tmp_path / "val.csv"
+    train.write_text("x/v.mp4,0005,0.1,0.1,0.5,0.9,1,0\n")
+    val.write_text("\n")
+    cfg = Config({"train_dataloader": {"dataset": {"ann_file": str(train)}},
+                  "val_dataloader": {"dataset": {"ann_file": str(val)}}})
+    with pytest.raises(StadError, match=r"val\.csv: the val split is empty "
+                       r"\(val_dataloader of cfg\.py\): the dataset's test_videos"):
+        check_split_annotations(cfg, "cfg.py")
+    val.write_text(train.read_text())
+    check_split_annotations(cfg, "cfg.py")  # both splits hold data: fine
