@@ -120,6 +120,12 @@ def test_single_label_with_an_attribute_takes_the_action_from_it(videos, tmp_pat
     gt = _import(src, videos, tmp_path / "ds2", notes=notes)
     assert gt.labels == ["person"]
     assert any("'activity', 'team' are not used" in n for n in notes), notes
+    # A fixed (not per-box) attribute describes the object, not its action.
+    fixed = PERSON.replace("<mutable>True</mutable>", "<mutable>False</mutable>")
+    src = _cvat(tmp_path / "c.xml", "a.mp4", fixed, _track(0, "person", "walk"))
+    notes = []
+    assert _import(src, videos, tmp_path / "ds3", notes=notes).labels == ["person"]
+    assert any("'activity' are not used" in n for n in notes), notes
 
 
 def test_an_empty_split_is_warned_at_import(videos, tmp_path):

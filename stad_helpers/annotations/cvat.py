@@ -183,9 +183,10 @@ def _single_label_attribute(specs: list[dict], no_action: str | None, shown: str
     """The action attribute of a file with one label and per-box attribute(s).
 
     A file with exactly one label (e.g. "person") whose boxes carry one
-    attribute with several values (e.g. "activity": none, walk, run) annotates
-    the action in that attribute: it is used, and said in `notes`. Several such
-    attributes: none is chosen, and `notes` names them with the option to pick.
+    per-box (mutable) attribute with several values (e.g. "activity": none,
+    walk, run) annotates the action in that attribute: it is used, and said in
+    `notes`. Otherwise attributes with several values are named in `notes` as
+    unused, with the option to pick one.
     """
     idle = no_action if no_action is not None else IDLE_LABEL
     labels = [s for s in specs if s["name"] != idle]
@@ -193,8 +194,9 @@ def _single_label_attribute(specs: list[dict], no_action: str | None, shown: str
         return None
     spec = labels[0]
     several = [a for a in spec["attributes"] if a["name"] and len(a["values"]) > 1]
-    if len(several) == 1:
-        attr = several[0]
+    per_box = [a for a in several if a["mutable"]]
+    if len(per_box) == 1:
+        attr = per_box[0]
         notes.append(f"{shown}: the only label {spec['name']!r} has the attribute "
                      f"{attr['name']!r} ({', '.join(attr['values'])}): it is taken "
                      f"as the action, {attr['default']!r} meaning no action "
