@@ -257,7 +257,7 @@ def list_annotators(path: PathLike) -> list[str]:
         for a in (task.get("annotations") or []) if isinstance(task, dict) else []:
             if isinstance(a, dict) and not a.get("was_cancelled"):
                 name = _annotator_name(a)[len("annotation by "):]
-                names.add(name or "(unknown)")
+                names.add(f"user id {name}" if name.isdigit() else name or "(unknown)")
     return sorted(names)
 
 
