@@ -36,6 +36,7 @@ from typing import Any
 from .checkpoints import load_checkpoint_file
 from .data import layout
 from .data.layout import annotation_files as _layout_annotation_files
+from .data.validate import check_split_annotations
 from .errors import StadError
 
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
@@ -519,7 +520,7 @@ def train_action(
     is `stad_helpers.train.train`.
 
     Raises:
-        StadError: missing or mismatched data, or a checkpoint of other classes;
+        StadError: missing, empty or mismatched data, or a checkpoint of other classes;
             nothing is written then.
     """
     from .train import load_config, train
@@ -527,6 +528,7 @@ def train_action(
     options = action_options(config, data_root, cfg_options, anno_dir=anno_dir)
     cfg = load_config(config, options)
     check_data(cfg, config)
+    check_split_annotations(cfg, config)  # an empty train/val split: one clear line
     if _extra_outputs(cfg) == 0 and int(cfg.model.roi_head.bbox_head.num_classes) == 1:
         raise StadError(
             "one action and a head without a 'no action' output: it learns from "

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .data.validate import check_split_annotations
 from .errors import StadError
 from .person_detection import SOURCES, detect, load_detector, make_proposals
 
@@ -168,5 +169,7 @@ def train_detector(
         options.update(data_options(config, data_root))
     options.update(cfg_options or {})
     options.update(_stretch_schedule(config, options))
-    _check_training_data(load_config(config, options), config)
+    cfg = load_config(config, options)
+    check_split_annotations(cfg, config)  # an empty train/val split: one clear line
+    _check_training_data(cfg, config)
     return train(config, work_dir, resume, options, launcher, quiet)

@@ -278,3 +278,43 @@ def test_empty_ava_csv_of_a_split_is_refused(tmp_path):
         check_split_annotations(cfg, "cfg.py")
     val.write_text(train.read_text())
     check_split_annotations(cfg, "cfg.py")  # both splits hold data: fine
+
+
+def test_train_detector_function_refuses_an_empty_split(tmp_path):
+    """The Python API checks what `stad train` checks: an empty val split of the
+    COCO JSONs stops `train_detector` before the Runner, naming the file."""
+    from _paths import ROOT
+
+    from stad_helpers.data import layout
+    from stad_helpers.detector import train_detector
+
+    anno = layout.annotations_dir(tmp_path)
+    anno.mkdir(parents=True)
+    image = {"id": 1, "file_name": "x/00001.jpg", "width": 160, "height": 120}
+    layout.det_anno_file(anno, "train").write_text(json.dumps(
+        {"images": [image], "annotations": [], "categories": []}))
+    val = layout.det_anno_file(anno, "test")
+    val.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    config = next((ROOT / "configs" / "det").glob("faster-rcnn_r18-slim*.py"))
+    with pytest.raises(StadError, match="the val split is empty") as info:
+        train_detector(config, data_root=tmp_path, work_dir=tmp_path / "work")
+    assert str(val) in str(info.value)
+    assert not (tmp_path / "work").exists()
+
+
+def test_conversions_warn_about_an_empty_split(videos, tmp_path):
+    """A dataset of one split only: `convert ava` and `convert det-anno` still
+    write both files, and warn naming the empty split's file."""
+    from stad_helpers.convert import ava, det_anno
+    from stad_helpers.data import layout
+
+    src = _cvat(tmp_path / "a.xml", "a.mp4", PERSON, _track(0, "person", "walk"))
+    gt = _import(src, videos, tmp_path / "ds")  # test_ratio 0: val is empty
+    assert not gt.split_videos("test") and gt.split_videos("train")
+    with pytest.warns(UserWarning, match="the val split has no video") as caught:
+        paths = ava(gt, tmp_path / "ava")
+    assert [str(paths["val"]) in str(w.message) for w in caught] == [True]
+    assert paths["val"].read_text() == ""
+    with pytest.warns(UserWarning, match="the val split has no video") as caught:
+        targets = det_anno(gt, tmp_path / "coco" / f"{layout.DET_ANNO_STEM}.json")
+    assert [str(targets["val"]) in str(w.message) for w in caught] == [True]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from ..data import layout
@@ -44,4 +45,23 @@ def split_targets(out: str | os.PathLike, suffix: str) -> dict[str, Path]:
         raise StadError(f"output name must end with {suffix}", out) from None
 
 
-__all__ = ["as_gt", "split_targets", "StadError"]
+def warn_empty_splits(gt: MultiSportsGT, targets: dict[str, Path]) -> None:
+    """Warn for each per-split file whose split lists no video.
+
+    Training needs both a train and a val split (MMEngine's val loop fails on an
+    empty one), so an empty split written here is named before training starts.
+
+    Args:
+        gt: The GT the files are made from.
+        targets: The files written, by file split (`"train"`, `"val"`); other
+            keys (e.g. the label map) are ignored.
+    """
+    for split, path in targets.items():
+        if split in layout.GT_SPLIT and not gt.split_videos(layout.GT_SPLIT[split]):
+            warnings.warn(f"{path}: the {split} split has no video, so training "
+                          "cannot use this dataset; import more videos or give "
+                          "the split some (`stad data import ... --test-ratio`)",
+                          stacklevel=3)
+
+
+__all__ = ["as_gt", "split_targets", "warn_empty_splits", "StadError"]

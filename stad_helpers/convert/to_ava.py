@@ -35,7 +35,7 @@ from ..data import layout
 from ..data.gt import BoxTable, MultiSportsGT
 from ..fileio import atomic_open
 from . import _text
-from ._common import as_gt
+from ._common import as_gt, warn_empty_splits
 
 SPLITS = layout.GT_SPLIT  # output name -> GT split
 LABEL_MAP = layout.LABEL_MAP_FILE
@@ -55,6 +55,7 @@ def ava(gt: MultiSportsGT | str | os.PathLike,
     for key, path in paths.items():  # everything computed first: no half set on error
         with atomic_open(path, "wb") as fh:
             fh.writelines(texts[key])
+    warn_empty_splits(gt, paths)
     return paths
 
 

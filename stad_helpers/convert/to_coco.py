@@ -33,7 +33,7 @@ import orjson
 from ..data import layout
 from ..data.gt import MultiSportsGT
 from ..fileio import atomic_open
-from ._common import as_gt, split_targets
+from ._common import as_gt, split_targets, warn_empty_splits
 
 SPLITS = layout.GT_SPLIT  # output suffix -> GT split
 CATEGORIES = [{"id": 0, "name": "person"}]
@@ -48,6 +48,7 @@ def det_anno(gt: MultiSportsGT | str | os.PathLike,
     for split, path in targets.items():  # both computed first: no half set on error
         with atomic_open(path, "wb") as fh:
             fh.writelines(texts[split])
+    warn_empty_splits(gt, targets)
     return targets
 
 
