@@ -35,7 +35,6 @@ from .action_predict import (
     read_predictions,
     video_predictions,
 )
-from .data import layout
 from .data.gt import MultiSportsGT
 from .errors import StadError
 from .predictions import Predictions
@@ -74,30 +73,6 @@ class ActionMetrics:
         out = {"frame_map": self.frame_map}
         out.update({f"video_map_{thr:g}": v for thr, v in self.video_map.items()})
         return out
-
-
-def _metric_inputs(detections: list[dict], gt: MultiSportsGT,
-                   source: str | None) -> list[list]:
-    """MultiSportsMetric.process's records `[video, frame, boxes (N, 4)
-    normalized float64, scores (N, C)]` from `predict_action`'s saved dicts
-    (for `viz.concepts_model`, which draws single keyframes)."""
-    test_videos = set(gt.test_videos)
-    out = []
-    for det in detections:
-        video = str(det["video"]).removesuffix(layout.VIDEO_SUFFIX)
-        if video not in test_videos:
-            raise StadError(f"prediction for video '{video}', frame {det['frame']}: "
-                            "not a video of the val split (test_videos) of the GT "
-                            f"{gt.source or ''}", source)
-        boxes = np.asarray(det["boxes"], np.float64).reshape(-1, 4).copy()
-        scores = np.asarray(det["scores"], np.float64)
-        scores = scores.reshape(len(boxes), -1 if len(boxes) else len(gt.labels))
-        if scores.shape[1] != len(gt.labels):
-            raise StadError(f"prediction for video '{video}', frame {det['frame']}: "
-                            f"{scores.shape[1]} class scores, the GT has "
-                            f"{len(gt.labels)} labels", source)
-        out.append([video, int(det["frame"]), boxes, scores])
-    return out
 
 
 def frame_detections(predictions: Sequence[Predictions] | list[list],

@@ -1,5 +1,5 @@
-"""stad_helpers.viz.concepts_model: the action model's tables and pictures on
-tiny data (03_action_detector, 04_inference_demo)."""
+"""stad_helpers.viz.tables, clip_window, model_diagram, matching: the action
+model's tables and pictures on tiny data (03_action_detector, 04_inference_demo)."""
 
 from __future__ import annotations
 

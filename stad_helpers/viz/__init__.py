@@ -21,7 +21,10 @@ them, so `import stad_helpers.viz` stays cheap.
 | `timeline`    | `plot_tube_timeline`: tubes (and predictions) over the frames |
 | `inputs`      | `plot_model_input`: a keyframe's clip as the model sees it    |
 | `concepts_data` | the pipeline diagram, classes, idle people, COCO, config diff |
-| `concepts_model` | AVA CSV, config changes, clip window, model, scores, mAPs |
+| `tables`      | `Table`s: AVA CSV, config changes, thresholds, metric names   |
+| `clip_window` | `clip_indices`, `plot_clip_window`: the frames a clip takes   |
+| `model_diagram` | the action model as a diagram, one keyframe's box scores    |
+| `matching`    | frame-mAP vs video-mAP: linked tubes, one frame's matches     |
 
 Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo.
 """
@@ -29,6 +32,7 @@ Used in: 01_dataset, 02_person_detector, 03_action_detector, 04_inference_demo.
 from ..predictions import Predictions
 from .annotate import Annotator, annotate_frame, default_font, label_text
 from .clip import show_video, write_annotated_clip
+from .clip_window import clip_indices, plot_clip_window
 from .concepts_data import (
     coco_record,
     config_diff,
@@ -38,25 +42,18 @@ from .concepts_data import (
     plot_pipeline,
     print_config_diff,
 )
-from .concepts_model import (
-    LinkedTube,
-    Table,
-    ava_table,
-    clip_indices,
-    config_changes,
-    frame_matches,
-    linked_tubes,
-    metric_table,
-    plot_box_scores,
-    plot_clip_window,
-    plot_frame_matches,
-    plot_model_diagram,
-    plot_tubes,
-    threshold_table,
-    tube_iou,
-)
 from .curves import plot_training_curves
 from .inputs import ModelInput, model_input, plot_model_input
+from .matching import (
+    FrameMatches,
+    LinkedTube,
+    frame_matches,
+    linked_tubes,
+    plot_frame_matches,
+    plot_tubes,
+    tube_iou,
+)
+from .model_diagram import model_summary, plot_box_scores, plot_model_diagram
 from .palette import (
     DEFAULT_PALETTE,
     GT_STYLE,
@@ -71,6 +68,7 @@ from .reader import FrameReader, read_frame
 from .scalars import find_scalars, load_scalars
 from .show import show_frame
 from .stats import dataset_stats, plot_dataset_stats
+from .tables import Table, ava_table, config_changes, metric_table, threshold_table
 from .timeline import plot_tube_timeline
 from .widget import Player, player
 
@@ -85,9 +83,9 @@ __all__ = [
     "plot_model_input", "plot_dataset_stats", "plot_per_class_ap",
     "plot_training_curves", "plot_tube_timeline", "read_frame", "show_frame",
     "show_video", "write_annotated_clip",
-    # concepts_model (03, 04): the action model's tables and pictures
-    "LinkedTube", "Table", "ava_table", "clip_indices", "config_changes",
-    "frame_matches", "linked_tubes", "metric_table", "plot_box_scores",
-    "plot_clip_window", "plot_frame_matches", "plot_model_diagram", "plot_tubes",
-    "threshold_table", "tube_iou",
+    # tables, clip_window, model_diagram, matching (03, 04): the action model
+    "FrameMatches", "LinkedTube", "Table", "ava_table", "clip_indices",
+    "config_changes", "frame_matches", "linked_tubes", "metric_table",
+    "model_summary", "plot_box_scores", "plot_clip_window", "plot_frame_matches",
+    "plot_model_diagram", "plot_tubes", "threshold_table", "tube_iou",
 ]
