@@ -15,6 +15,11 @@ Fixes (upstream bug -> remove when):
   detection's score -> remove when its source no longer has `frm_det[3]]`.
 - `iou3dt_int`: mmaction2 1.2.0 `iou3dt_voc` calls `int()` on an array (numpy
   2.4 refuses) -> remove when its source no longer calls `int(np.where(`.
+- `decord_shown_frames`: mmaction2 1.2.0 `DecordInit` takes `total_frames` from
+  decord 0.6.0's `len()`, which counts packets an edit list hides and a last
+  packet without a picture; such a video's training clips are then read through
+  the project's reader -> remove when decord's `len()` equals `video.probe`'s
+  count on the videos of tests/test_training_reader.py.
 
 moviepy 2 removed `moviepy.editor`: `ipython_display` below imports the display
 function from wherever the installed moviepy has it. OpenCV: `opencv_problem`
@@ -265,6 +270,130 @@ def _fix_multisports_utils(module: types.ModuleType) -> None:
 
 
 # ---------------------------------------------------------------------------
+# mmaction2 1.2.0 DecordInit (decord 0.6.0): `total_frames = len(VideoReader)`
+# counts the packets an mp4 edit list hides (a file cut with `ffmpeg -c copy`)
+# and a last packet that holds no picture, and SampleAVAFrames clamps a clip's
+# indices to that count. Measured (tests/test_training_reader.py): 60 packets,
+# 50 shown -> a keyframe near the end asks for indices 50..59, which decord
+# answers with the last frame again or, read alone, an earlier frame; with more
+# than one keyframe a clip that starts with a seek comes back 10 frames early
+# (index i is then the coded frame i, not the shown frame i + 1); 21 packets, 20
+# pictures -> DECORDError and the training run stops. Where decord's count
+# differs from the frames shown (`video.probe`), the clip is read through the
+# project's reader (`viz.FrameReader`: index i is frame i + 1, upright, RGB as
+# decord gives) and `total_frames` is the shown count; elsewhere (the tutorial's
+# and most videos) DecordInit's result is untouched.
+# ---------------------------------------------------------------------------
+class _Frames:
+    """A decoded batch with decord's `asnumpy()`: (N, H, W, 3) uint8 RGB."""
+
+    def __init__(self, array):
+        self._array = array
+
+    def asnumpy(self):
+        return self._array
+
+
+class ShownFramesReader:
+    """decord.VideoReader's interface over the frames a player shows.
+
+    `len()` is the number of shown frames (`video.probe`), index i (0-based, as
+    decord) is frame i + 1; frames are upright (H, W, 3) uint8 RGB. What
+    MMAction2's `DecordDecode` calls: `get_batch` (mode 'accurate'), `seek` and
+    `next` (mode 'efficient'), and `get_avg_fps`.
+
+    Raises:
+        StadError: The video cannot be read or decoded (`viz.FrameReader`).
+    """
+
+    def __init__(self, path: str, nframes: int, avg_fps: float):
+        self.path, self._n, self._fps, self._next = path, nframes, avg_fps, 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def get_avg_fps(self) -> float:
+        """The average frame rate decord reported (frames per second)."""
+        return self._fps
+
+    def get_batch(self, indices) -> _Frames:
+        """Frames at 0-based `indices`, as one (N, H, W, 3) uint8 RGB batch.
+
+        Raises:
+            IndexError: An index outside 0..len-1.
+            StadError: The video cannot be decoded there.
+        """
+        import numpy as np
+
+        from .viz.reader import FrameReader
+
+        with FrameReader(self.path, rgb=True) as reader:
+            return _Frames(np.stack([reader[int(i) + 1] for i in indices]))
+
+    def seek(self, index: int) -> None:
+        """Make `next()` return the frame at 0-based `index`."""
+        self._next = int(index)
+
+    def next(self) -> _Frames:
+        """The frame at the position `seek` set, (H, W, 3) uint8 RGB; moves on.
+
+        Raises:
+            IndexError: Past the last shown frame.
+            StadError: The video cannot be decoded there.
+        """
+        frame = self.get_batch([self._next]).asnumpy()[0]
+        self._next += 1
+        return _Frames(frame)
+
+
+_SHOWN: dict[tuple[str, int, int], int] = {}  # (path, mtime_ns, size) -> frames
+
+
+def shown_frames(path: str) -> int:
+    """Number of frames a player shows (`video.probe`), cached per file version.
+
+    Raises:
+        StadError: `path` is not a readable video (`video.probe`).
+    """
+    import os
+
+    from .video import probe
+
+    stat = os.stat(path)
+    key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _SHOWN:
+        _SHOWN[key] = probe(path).nframes
+    return _SHOWN[key]
+
+
+def _decord_init_transform(self, results: dict) -> dict:
+    """DecordInit.transform, then the shown frames where decord counts others."""
+    import os
+
+    results = ORIGINALS["decord_shown_frames"](self, results)
+    path = results["filename"]
+    if os.path.splitext(path)[0] == path:  # as DecordInit: '.mp4' is implied
+        path += ".mp4"
+    if self.io_backend != "disk" or not os.path.isfile(path):
+        return results  # not a local file: nothing to compare with
+    shown = shown_frames(path)
+    if shown != results["total_frames"]:
+        results["video_reader"] = ShownFramesReader(path, shown, results["avg_fps"])
+        results["total_frames"] = shown
+    return results
+
+
+def _fix_decord_init(module: types.ModuleType) -> None:
+    init = module.DecordInit
+    if "decord_shown_frames" in ORIGINALS or "len(container)" not in _source(
+            init.transform):
+        return
+    ORIGINALS["decord_shown_frames"] = init.transform
+    init.transform = _decord_init_transform
+    APPLIED["decord_shown_frames"] = True
+
+
+# ---------------------------------------------------------------------------
 # moviepy 2 removed moviepy.editor; its notebook display moved.
 # ---------------------------------------------------------------------------
 def ipython_display(*args, **kwargs):
@@ -307,3 +436,4 @@ def apply() -> None:
     when_imported("mmengine.runner.checkpoint", _fix_checkpoint_loading)
     when_imported("mmaction.evaluation.functional.multisports_utils",
                   _fix_multisports_utils)
+    when_imported("mmaction.datasets.transforms.loading", _fix_decord_init)
