@@ -1,27 +1,18 @@
-"""`stad run-all` and the notebooks' stages: what each needs, and whether it is done.
+"""`stad run-all` and the notebooks' stages: what each needs and writes.
 
 Stages (each one helper call): dataset -> detector annotations -> rawframes ->
 train detector -> detect over every frame -> proposals -> AVA annotations ->
 train action detector -> evaluate -> demo video.
 
-Models and device are separate choices. `profile` picks the models: "cpu" = slim
-models trained from scratch (minutes on a laptop), "gpu" = the original
-tutorial's R50 models, fine-tuned from pretrained weights. `device` picks where
-they run ("cpu", "cuda", "cuda:N"; default CUDA when torch sees a GPU): either
-profile runs on either device.
+Models and device are separate choices: `profile` picks the models
+(`stad_helpers.profiles`), `device` where they run ("cpu", "cuda", "cuda:N";
+default CUDA when torch sees a GPU): either profile runs on either device.
 
-A stage is up to date only when its manifest, `<work_dir>/stages/<stage>.json`
-(`stad_helpers.manifest`), says it finished from the same inputs (content
-fingerprints: data, checkpoints, the demo video), with the same settings (profile,
-the configs as MMEngine reads them, config options, seed, thresholds; not the
-device), and its
-outputs are still what it wrote. Anything else reruns it, and every later stage
-that reads its outputs reruns because its inputs changed. A training stage is
-done only when its checkpoint reached the end of the schedule; one that was
-interrupted resumes from its last checkpoint when nothing else changed. Paths
-kept in the work dir are relative to it, so it can be moved or copied. The
-summary (metrics, models, device, paths, seconds per stage) is printed and
-written to `<work_dir>/summary.json`.
+Whether a stage is up to date, and running it, is `stad_helpers.stages`
+(manifests under `<work_dir>/stages/`); the summary `run_all` prints and writes
+to `<work_dir>/summary.json` is `stad_helpers.run_summary`. Their names are
+importable from here too (`Stage`, `INTERRUPTED`, `RunAllResult`,
+`format_summary`, `PROFILES`, `PROFILE_HELP`, `profile_configs`).
 
 Used in: 00_setup to 05_your_own_data (`Tutorial.ensure` runs the stage a
 notebook teaches, after what it needs).
@@ -30,13 +21,8 @@ notebook teaches, after what it needs).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,111 +30,21 @@ from . import manifest as mf
 from .data import layout
 from .errors import StadError
 from .fileio import claim_output_dir, dump_json
+from .profiles import CONFIGS, PROFILE_HELP, PROFILES, profile_configs
+from .run_summary import RunAllResult, format_summary, read_metrics
+from .stages import INTERRUPTED, Stage, StageRunner
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+__all__ = [
+    "CONFIGS", "INTERRUPTED", "MODEL_STAGES", "PROFILES", "PROFILE_HELP",
+    "RunAllResult", "Stage", "StageRunner", "Tutorial", "format_summary",
+    "profile_configs", "run_all",
+]
 
-# What each profile trains. The CPU profile learns the synthetic dataset from
-# scratch with slim models; the GPU profile is the tutorial's own models, which
-# start from pretrained weights (`stad_helpers.weights`: fetched into torch's cache
-# before any stage runs, or beforehand with `stad weights fetch [--from DIR]`).
-# Config files are found by pattern so that a retuned schedule (which renames the
-# file, e.g. `-600it_`) needs no code change; each pattern must match one file.
-PROFILES: dict[str, dict[str, str]] = {
-    "cpu": {
-        "det_config": "det/faster-rcnn_r18-slim_fpn_*_synth-multisports-person.py",
-        "action_config": "action/slowonly_r18-slim_*_synth-multisports-*.py",
-    },
-    "gpu": {
-        "det_config": "det/faster-rcnn_r50-caffe_fpn_*_multisports-person.py",
-        "action_config": "action/slowonly_k400-pretrained-r50_*_multisports-rgb.py",
-    },
-}
-PROFILE_HELP = ("cpu = slim models trained from scratch; gpu = the original "
-                "tutorial's R50 models with pretrained weights")
 # Stages that run a model, and so have a device in their manifest.
 MODEL_STAGES = ("train_det", "detect", "train_action", "evaluate", "demo")
-INTERRUPTED = "interrupted"
 
 
-@dataclass
-class Stage:
-    """One step: `run(resume)` does it; the rest say what it reads and writes.
-
-    `inputs`/`outputs`: name -> path (file or folder), evaluated when asked (a
-    checkpoint's path is known only once training wrote `last_checkpoint`);
-    `settings`: everything else its outputs depend on (JSON-able); `training`:
-    (config, cfg-options) for a training stage, whose output must have reached
-    the end of that config's schedule.
-    """
-
-    name: str
-    run: Callable[[bool], Any]
-    inputs: Callable[[], dict[str, Path]] = dict
-    outputs: Callable[[], dict[str, Path]] = dict
-    settings: Callable[[], dict[str, Any]] = dict
-    training: Callable[[], tuple[Path, dict]] | None = None
-
-
-@dataclass
-class RunAllResult:
-    """What `run_all` reports: metrics, the models and device that produced them,
-    paths (relative to `work_dir` when inside it) and seconds per stage (0.0 and
-    listed in `skipped` when up to date)."""
-
-    work_dir: Path
-    profile: str = ""
-    models: dict[str, str] = field(default_factory=dict)
-    device: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-    paths: dict[str, str] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-
-    def path(self, key: str) -> Path:
-        """`paths[key]` as a path usable from anywhere (resolved against the work
-        dir, which relative paths are relative to)."""
-        return self.work_dir / self.paths[key]
-
-    def summary(self) -> dict:
-        """The contents of `summary.json`: `profile`, `models`, `device`, the
-        metrics at top level (fractions in [0, 1]: `det_ap50`, `frame_map`,
-        `video_map_0.2`, `video_map_0.5`), `seconds` per stage, `skipped` and
-        `paths` (relative to the work dir when inside it).
-        """
-        return {"profile": self.profile, "models": self.models, "device": self.device,
-                **self.metrics, "seconds": self.seconds, "skipped": self.skipped,
-                "paths": self.paths}
-
-
-def profile_configs(profile: str) -> dict[str, Path]:
-    """{"det_config": path, "action_config": path} of a profile (`PROFILES`).
-
-    Args:
-        profile: `"cpu"` (slim models, synthetic data) or `"gpu"` (the
-            tutorial's R50 models).
-
-    Returns:
-        The two config files under `configs/`.
-
-    Raises:
-        StadError: An unknown profile, or not exactly one config file matching
-            the profile's pattern.
-    """
-    if profile not in PROFILES:
-        raise StadError(
-            f"unknown profile {profile!r}; expected one of {sorted(PROFILES)} "
-            f"({PROFILE_HELP})")
-    found = {}
-    for key, pattern in PROFILES[profile].items():
-        matches = sorted(CONFIGS.glob(pattern))
-        if len(matches) != 1:
-            raise StadError(f"expected one config matching {pattern!r}, found "
-                            f"{[m.name for m in matches]}", CONFIGS)
-        found[key] = matches[0]
-    return found
-
-
-class Tutorial:
+class Tutorial(StageRunner):
     """The tutorial's stages over one work dir; `ensure(stage)` runs what is not
     up to date.
 
@@ -156,11 +52,17 @@ class Tutorial:
     alone (earlier stages run first when they are not up to date) and reuses
     what earlier notebooks produced when run in order.
 
+    The stage machinery (manifests, `why_stale`, `plan`, `preflight`, `ensure`,
+    `step`) is `stages.StageRunner`'s; this class says what the stages are, where
+    they write (the path properties) and what came out (`metrics`, `summary`).
+
     Raises:
         StadError: On construction for bad settings (see `__init__`); from
             `ensure`, `preflight` and the checkpoint accessors for data, configs
             or checkpoints that are missing or unusable.
     """
+
+    model_stages = MODEL_STAGES
 
     def __init__(
         self,
@@ -196,8 +98,7 @@ class Tutorial:
 
         self.profile = profile
         self.configs = profile_configs(profile)
-        self.device = resolve_device(device)
-        self.work_dir = Path(work_dir)
+        super().__init__(Path(work_dir), resolve_device(device), progress)
         self.user_data = data is not None
         if self.user_data:  # checked now, not as "annotation missing" stages later
             from .notebook import check_data_folder
@@ -206,7 +107,6 @@ class Tutorial:
         self.data_root = Path(data) if data else self.work_dir / "data" / "multisports"
         self.demo_video = Path(demo_video) if demo_video else None
         self.seed = seed
-        self.progress = progress
         self.cfg_options = {k: dict(v or {}) for k, v in (cfg_options or {}).items()}
         for kind, lengths in (schedule or {}).items():
             if kind not in ("det", "action"):
@@ -226,11 +126,8 @@ class Tutorial:
                 schedule_options(config, **(lengths or {})))
         self.synth_options = synth_options or {}
         self.min_coverage = min_coverage
-        self.seconds: dict[str, float] = {}
-        self.skipped: list[str] = []
         self._score_thr: float | None = None
         self._digests: dict[tuple, str] = {}
-        self._folders: dict[str, dict | None] | None = None  # within `ensure`
         self.stages = {s.name: s for s in self._stages()}
 
     # ---- paths ---------------------------------------------------------------
@@ -278,15 +175,6 @@ class Tutorial:
     def demo_mp4(self) -> Path:
         """`WORK_DIR/demo/demo.mp4` (its predictions beside it, `demo.json`)."""
         return self.work_dir / "demo" / "demo.mp4"
-
-    @property
-    def manifest_dir(self) -> Path:
-        """`WORK_DIR/stages`: one manifest JSON per stage run."""
-        return self.work_dir / "stages"
-
-    def manifest_path(self, stage: str) -> Path:
-        """`WORK_DIR/stages/<stage>.json`, the manifest of stage `stage`."""
-        return self.manifest_dir / f"{stage}.json"
 
     def det_checkpoint(self) -> Path:
         """The trained detector (the det work dir's `last_checkpoint`).
@@ -505,280 +393,8 @@ class Tutorial:
                   self.det_checkpoint(), progress=self.progress,
                   cfg_options=self.action_options(), device=self.device)
 
-    # ---- freshness -----------------------------------------------------------
-    def why_stale(self, name: str) -> str | None:
-        """None when stage `name` is up to date, else why it must run, in a few
-        words ("not run yet", "settings changed: det_options", "inputs changed:
-        gt", "interrupted", "outputs changed: det_results", ...)."""
-        stage = self._stage(name)
-        record = mf.Manifest.load(self.manifest_path(name))
-        if record is None:
-            return "not run yet"
-        try:
-            settings = mf.normalize(stage.settings())
-            inputs = stage.inputs()
-        except (StadError, OSError) as exc:
-            return f"inputs not ready ({exc})"
-        if record.settings != settings:
-            keys = sorted(k for k in {*settings, *record.settings}
-                          if settings.get(k) != record.settings.get(k))
-            return "settings changed: " + ", ".join(keys)
-        changed = self._changed(inputs, record.inputs)
-        if changed:
-            return "inputs changed: " + ", ".join(changed)
-        if record.status != "done":
-            return INTERRUPTED
-        outputs = stage.outputs()
-        missing = [k for k, p in outputs.items()
-                   if record.outputs.get(k) is not None and not p.exists()]
-        if missing:
-            return "outputs missing: " + ", ".join(missing)
-        changed = self._changed(outputs, record.outputs)
-        if changed:
-            return "outputs changed: " + ", ".join(changed)
-        return None
-
-    def up_to_date(self, name: str) -> bool:
-        """Whether stage `name` would be skipped (`why_stale` is None)."""
-        return self.why_stale(name) is None
-
-    def _changed(self, paths: dict[str, Path], recorded: dict) -> list[str]:
-        return sorted(
-            k for k in {*paths, *recorded}
-            if k not in paths or k not in recorded
-            or not mf.same(self._fingerprint(paths[k], recorded[k]), recorded[k]))
-
-    def _fingerprint(self, path: Path, known: dict | None = None) -> dict | None:
-        """`manifest.fingerprint`, folders remembered until a stage runs (a
-        folder of a million frames is listed once per check, not per stage)."""
-        if self._folders is None or not path.is_dir():
-            return mf.fingerprint(path, known)
-        key = str(path.absolute())
-        if key not in self._folders:
-            self._folders[key] = mf.fingerprint(path)
-        return self._folders[key]
-
-    def _stage(self, name: str) -> Stage:
-        if name not in self.stages:
-            raise StadError(f"unknown stage {name!r}; stages: "
-                            f"{', '.join(self.stages)}")
-        return self.stages[name]
-
-    def _record(self, stage: Stage, status: str, inputs: dict[str, Any],
-                seconds: float | None = None) -> None:
-        paths = stage.inputs() if status == "running" else {
-            **stage.inputs(), **stage.outputs()}
-        outputs = {} if status == "running" else {
-            k: self._fingerprint(p) for k, p in stage.outputs().items()}
-        mf.Manifest(
-            stage=stage.name, status=status, settings=mf.normalize(stage.settings()),
-            inputs=inputs, outputs=outputs,
-            paths={k: mf.display_path(p, self.work_dir) for k, p in paths.items()},
-            device=self.device if stage.name in MODEL_STAGES else "",
-            seconds=seconds,
-        ).save(self.manifest_path(stage.name))
-
-    def _check_finished(self, stage: Stage) -> None:
-        """A training stage is done only when its checkpoint ends the schedule."""
-        from .train import load_config, training_finished
-
-        config, options = stage.training()
-        ckpt = stage.outputs()
-        (path,) = ckpt.values()
-        done, where = training_finished(load_config(config, options), path)
-        if not done:
-            raise StadError(f"training stopped at {where}: run again to resume it",
-                            path)
-
-    # ---- running -------------------------------------------------------------
-    def plan(self, name: str) -> list[str]:
-        """The stages `ensure(name)` would run: from the first one not up to date
-        through `name` (later ones rerun when an earlier one changes their inputs).
-        """
-        names = list(self.stages)
-        upto = names[: names.index(self._stage(name).name) + 1]
-        for i, stage_name in enumerate(upto):
-            if not self.up_to_date(stage_name):
-                return upto[i:]
-        return []
-
-    def preflight(self, stages: Sequence[str]) -> None:
-        """What must hold before any of `stages` runs, checked before the first
-        one starts: the one place for such checks (run_all and every notebook's
-        `ensure` come through here).
-
-        Every checkpoint the training stages' configs start from (`load_from`,
-        pretrained backbones) is resolved now, from the cache or a download
-        (`stad_helpers.weights.preflight`): offline, the run stops at once with a
-        one-line `StadError` naming the file and the fix, before any data work.
-
-        Raises:
-            StadError: An unknown stage, a config that cannot be read, a missing
-                local checkpoint, or a remote one that cannot be had (offline).
-        """
-        from .train import read_last_checkpoint
-
-        configs, options = [], []
-        for stage_name in stages:
-            training_of = self._stage(stage_name).training
-            if training_of is None:
-                continue
-            config, opts = training_of()
-            if (self.why_stale(stage_name) == INTERRUPTED
-                    and read_last_checkpoint(self._train_dir(stage_name))):
-                opts = {**opts, "load_from": None}  # resumes its own checkpoint
-            configs.append(config)
-            options.append(opts)
-        if configs:
-            from .weights import preflight
-
-            preflight(configs, options, progress=self.progress)
-
-    def ensure(self, name: str) -> None:
-        """Run stage `name` and every stage before it that is not up to date.
-
-        Each stage that runs records a manifest when it starts and when it ends
-        (`stad_helpers.manifest`); a training stage interrupted earlier, with the
-        same inputs and settings, resumes from its last checkpoint. Raises
-        `StadError` for an unknown stage, a failed pre-flight check
-        (`preflight`), or from the stage itself.
-
-        Raises:
-            StadError: An unknown stage, a failed pre-flight check, or any
-                `StadError` of a stage that runs (bad data, configs, checkpoints).
-        """
-        self._folders = {}
-        try:
-            self._ensure(name)
-        finally:
-            self._folders = None
-
-    def _ensure(self, name: str) -> None:
-        todo = self.plan(name)
-        names = list(self.stages)
-        fresh = [n for n in names[: names.index(name) + 1] if n not in todo]
-        for stage_name in fresh:
-            self._mark_skipped(stage_name)
-        if self.progress and fresh:
-            print("up to date:", ", ".join(fresh), flush=True)
-        if not todo:
-            return
-        self.preflight(todo)
-        for stage_name in todo:
-            reason = self.why_stale(stage_name)
-            if reason is None:  # an earlier stage's rerun left its inputs as they were
-                self._mark_skipped(stage_name)
-                continue
-            if self.progress:
-                why = "resuming" if self._resumes(stage_name, reason) else reason
-                print(f"== {stage_name} ({why})", flush=True)
-            self._run_stage(stage_name, reason, self.stages[stage_name].run)
-
-    def _mark_skipped(self, name: str) -> None:
-        if name not in self.seconds:
-            self.skipped.append(name)
-            self.seconds[name] = 0.0
-
-    def _resumes(self, name: str, reason: str) -> bool:
-        """Whether a stale stage resumes (an interrupted training) or starts anew."""
-        return reason == INTERRUPTED and self.stages[name].training is not None
-
-    def _run_stage(self, name: str, reason: str, run: Callable[[bool], Any]) -> Any:
-        """Run stale stage `name` as `run(resume)` between its 'running' and 'done'
-        manifests, under the tutorial's device; return what `run` returns."""
-        from .train import use_device
-
-        stage = self.stages[name]
-        resume = self._resumes(name, reason)
-        if stage.training is not None and not resume:
-            self._start_afresh(stage)
-        inputs = {k: self._fingerprint(p) for k, p in stage.inputs().items()}
-        self._record(stage, "running", inputs)
-        t0 = time.perf_counter()
-        self._folders = {}  # the stage may write into any folder
-        with use_device(self.device):
-            result = run(resume)
-        self._folders = {}
-        if stage.training is not None:
-            self._check_finished(stage)
-        seconds = round(time.perf_counter() - t0, 1)
-        self._record(stage, "done", inputs, seconds)
-        self.seconds[name] = seconds
-        if name in self.skipped:
-            self.skipped.remove(name)
-        return result
-
-    def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
-             ) -> Any:
-        """Run stage `name` as the visible call `fn(*args, **kwargs)`, or skip it.
-
-        The notebooks' form of `ensure`: the cell shows the helper and its
-        arguments, which must be those of the stage's own call in `_stages()` (the
-        manifest records that stage's inputs, settings and outputs). Up to date:
-        prints one line, "<name>: up to date (made <local time> from <inputs>),
-        skipped", and returns None without calling `fn`. Otherwise: runs every
-        earlier stage that is not up to date (`ensure`), the pre-flight checks,
-        records the stage's manifest ("running"), calls `fn` under the tutorial's
-        device, records "done" (so `ensure` and `run_all` see the stage done),
-        prints "<name>: done in N s -> <outputs>" and returns `fn`'s result. A
-        training stage passes `resume=` (True when interrupted earlier with the
-        same inputs) when `fn` takes it and the call does not set it.
-
-        Raises:
-            StadError: unknown stage, a failed pre-flight check, a training that
-                stopped before the end of its schedule, or from `fn`.
-        """
-        stage = self._stage(name)
-        names = list(self.stages)
-        self._folders = {}
-        try:
-            if self.up_to_date(name):
-                self._mark_skipped(name)
-                print(self._skip_line(name), flush=True)
-                return None
-            index = names.index(name)
-            if index:
-                self.ensure(names[index - 1])
-                self._folders = {}
-            reason = self.why_stale(name)
-            if reason is None:  # an earlier rerun left its inputs as they were
-                self._mark_skipped(name)
-                print(self._skip_line(name), flush=True)
-                return None
-            self.preflight([name])
-            takes_resume = stage.training is not None and "resume" not in kwargs \
-                and _accepts(fn, "resume")
-
-            def run(resume: bool) -> Any:
-                extra = {"resume": resume} if takes_resume else {}
-                return fn(*args, **kwargs, **extra)
-
-            result = self._run_stage(name, reason, run)
-            outputs = ", ".join(mf.display_path(p, self.work_dir)
-                                for p in stage.outputs().values())
-            print(f"{name}: done in {self.seconds[name]:g} s -> {outputs}",
-                  flush=True)
-            return result
-        finally:
-            self._folders = None
-
-    def _skip_line(self, name: str) -> str:
-        """"<name>: up to date (made <local time> from <inputs>), skipped"."""
-        record = mf.Manifest.load(self.manifest_path(name))
-        made = _local_time(record.time) if record else "?"
-        sources = ", ".join(record.inputs) if record and record.inputs else (
-            "settings " + ", ".join(record.settings) if record else "?")
-        return f"{name}: up to date (made {made} from {sources}), skipped"
-
-    def _start_afresh(self, stage: Stage) -> None:
-        """Before a training starts from scratch: forget the work dir's last
-        checkpoint (made with other inputs or settings), so that an interruption
-        of the new training can never resume the old one. Checkpoint files stay."""
-        from .train import LAST_CHECKPOINT
-
-        (self._train_dir(stage.name) / LAST_CHECKPOINT).unlink(missing_ok=True)
-
     def _train_dir(self, stage: str) -> Path:
+        """`det_dir` for `train_det`, else `action_dir`."""
         return self.det_dir if stage == "train_det" else self.action_dir
 
     # ---- results -------------------------------------------------------------
@@ -787,7 +403,7 @@ class Tutorial:
         `det_ap50`, `frame_map`, `video_map_0.2`, `video_map_0.5` (those present in
         `WORK_DIR/eval/metrics.json`). Raises FileNotFoundError before `evaluate` ran.
         """
-        return _read_metrics(self.eval_dir / "metrics.json")
+        return read_metrics(self.eval_dir / "metrics.json")
 
     def produced_on(self) -> str:
         """The device(s) the model stages' outputs were made on, from their
@@ -852,49 +468,8 @@ def _tutorial_layout(work_dir: Path) -> bool:
     return names <= {"data", "det", "action", "eval", "demo", "stages", "summary.json"}
 
 
-def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    """Whether `fn` takes a keyword argument `name` (or any keyword)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-def _local_time(utc: str) -> str:
-    """A manifest's UTC stamp ("2026-12-03T09:15:00Z") as local "2026-12-03 10:15"."""
-    try:
-        stamp = datetime.strptime(utc, "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        return utc or "?"
-    return stamp.replace(tzinfo=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
 def _plain(value: Any) -> Any:
     """JSON for what a config holds beyond JSON's types (never a memory address)."""
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
-
-
-def _read_metrics(path: Path) -> dict[str, float]:
-    metrics = json.loads(path.read_text())
-    keys = ("det_ap50", "frame_map", "video_map_0.2", "video_map_0.5")
-    return {k: metrics[k] for k in keys if k in metrics}
-
-
-def format_summary(result: RunAllResult) -> str:
-    """The summary as lines of text: models and device first, then metrics,
-    seconds per stage and paths (relative to the work dir)."""
-    lines = [f"work dir: {result.work_dir}",
-             f"  profile {result.profile}: {result.models.get('det', '?')}, "
-             f"{result.models.get('action', '?')}",
-             f"  device  {result.device}"]
-    for k, v in result.metrics.items():
-        lines.append(f"  {k:<14} {v:.3f}")
-    for k, v in result.seconds.items():
-        note = " (up to date)" if k in result.skipped else ""
-        lines.append(f"  {k + ' s':<14} {v:7.1f}{note}")
-    for k, v in result.paths.items():
-        lines.append(f"  {k:<18} {v}")
-    return "\n".join(lines)
