@@ -180,20 +180,27 @@ def test_unknown_annotator_lists_those_present(videos, tmp_path):
                            annotator="nobody", progress=False)
 
 
-def test_train_refuses_an_empty_split_up_front(tmp_path, capsys):
-    """`stad train det` on a dataset whose val split is empty: one line naming the
-    file, before MMEngine's `build_val_loop` ("need at least one array")."""
-    from _paths import ROOT
-
+def _coco_with_empty_val(root: Path) -> Path:
+    """COCO JSONs of a dataset at `root`: one image in train, none in val; the
+    val file's path."""
     from stad_helpers.data import layout
 
-    anno = layout.annotations_dir(tmp_path)
+    anno = layout.annotations_dir(root)
     anno.mkdir(parents=True)
     image = {"id": 1, "file_name": "x/00001.jpg", "width": 160, "height": 120}
     layout.det_anno_file(anno, "train").write_text(json.dumps(
         {"images": [image], "annotations": [], "categories": []}))
     val = layout.det_anno_file(anno, "test")
     val.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    return val
+
+
+def test_train_refuses_an_empty_split_up_front(tmp_path, capsys):
+    """`stad train det` on a dataset whose val split is empty: one line naming the
+    file, before MMEngine's `build_val_loop` ("need at least one array")."""
+    from _paths import ROOT
+
+    val = _coco_with_empty_val(tmp_path)
     config = next((ROOT / "configs" / "det").glob("faster-rcnn_r18-slim*.py"))
     code = cli(["train", "det", str(config), "--data", str(tmp_path),
                 "--work-dir", str(tmp_path / "work")])
@@ -285,16 +292,9 @@ def test_train_detector_function_refuses_an_empty_split(tmp_path):
     COCO JSONs stops `train_detector` before the Runner, naming the file."""
     from _paths import ROOT
 
-    from stad_helpers.data import layout
     from stad_helpers.detector import train_detector
 
-    anno = layout.annotations_dir(tmp_path)
-    anno.mkdir(parents=True)
-    image = {"id": 1, "file_name": "x/00001.jpg", "width": 160, "height": 120}
-    layout.det_anno_file(anno, "train").write_text(json.dumps(
-        {"images": [image], "annotations": [], "categories": []}))
-    val = layout.det_anno_file(anno, "test")
-    val.write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
+    val = _coco_with_empty_val(tmp_path)
     config = next((ROOT / "configs" / "det").glob("faster-rcnn_r18-slim*.py"))
     with pytest.raises(StadError, match="the val split is empty") as info:
         train_detector(config, data_root=tmp_path, work_dir=tmp_path / "work")

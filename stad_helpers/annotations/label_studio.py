@@ -77,13 +77,8 @@ def read_label_studio(
     """
     notes = [] if notes is None else notes
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StadError(f"cannot read Label Studio JSON ({exc})", path) from None
-    tasks = raw if isinstance(raw, list) else [raw]
-    if is_json_min(tasks):
-        tasks = tasks_from_json_min(tasks, path)
+    tasks, json_min = _read_tasks(path)
+    if json_min:
         notes.append(f"{path}: read as a Label Studio JSON-MIN export "
                      f"({len(tasks)} task(s))")
     idle = {no_action if no_action is not None else IDLE_LABEL, ""}
@@ -153,6 +148,19 @@ def _min_regions(value: object) -> list[dict] | None:
                      for v in items):
         return items
     return None
+
+
+def _read_tasks(path: Path) -> tuple[list, bool]:
+    """The tasks of a Label Studio export file (JSON, or JSON-MIN turned back into
+    tasks) and whether it was JSON-MIN; a file that is not JSON is a StadError."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StadError(f"cannot read Label Studio JSON ({exc})", path) from None
+    tasks = raw if isinstance(raw, list) else [raw]
+    if is_json_min(tasks):
+        return tasks_from_json_min(tasks, path), True
+    return tasks, False
 
 
 def is_json_min(tasks: list) -> bool:
@@ -245,13 +253,7 @@ def list_annotators(path: PathLike) -> list[str]:
         StadError: A file that cannot be read as JSON.
     """
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StadError(f"cannot read Label Studio JSON ({exc})", path) from None
-    tasks = raw if isinstance(raw, list) else [raw]
-    if is_json_min(tasks):
-        tasks = tasks_from_json_min(tasks, path)
+    tasks, _ = _read_tasks(path)
     names = set()
     for task in tasks:
         for a in (task.get("annotations") or []) if isinstance(task, dict) else []:
